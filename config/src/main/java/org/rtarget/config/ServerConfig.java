@@ -1,0 +1,50 @@
+package org.rtarget.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Settings of the server as a whole (the {@code server:} section).
+ *
+ * @param portals                  where initiators connect; at least one
+ * @param admin                    the admin HTTP API and /metrics
+ * @param stateDir                 runtime files ({@code state-dir}), absolute or against the config's directory
+ * @param standbyCheck             the global standby key ({@code standby-check})
+ * @param nopInterval              NOP-In ping interval ({@code nop-interval}); zero disables target pings
+ * @param nopTimeout               how long a ping may go unanswered ({@code nop-timeout})
+ * @param loginTimeout             how long a login may take ({@code login-timeout})
+ * @param maxRecvDataSegmentLength the target's MaxRecvDataSegmentLength offer, 512..16777215
+ * @param discoveryAuth            CHAP for SendTargets discovery sessions ({@code discovery-auth}); null for none
+ */
+public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir, boolean standbyCheck,
+                           Duration nopInterval, Duration nopTimeout, Duration loginTimeout,
+                           int maxRecvDataSegmentLength, AuthConfig discoveryAuth) {
+
+    public static final HostPort DEFAULT_PORTAL = new HostPort("127.0.0.1", HostPort.DEFAULT_PORTAL_PORT);
+    public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", HostPort.DEFAULT_ADMIN_PORT);
+    public static final String DEFAULT_STATE_DIR = "state";
+    public static final Duration DEFAULT_NOP_INTERVAL = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_NOP_TIMEOUT = Duration.ofSeconds(15);
+    public static final Duration DEFAULT_LOGIN_TIMEOUT = Duration.ofSeconds(15);
+    public static final int DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH = 262_144;
+    public static final int MIN_MAX_RECV_DATA_SEGMENT_LENGTH = 512;
+    public static final int MAX_MAX_RECV_DATA_SEGMENT_LENGTH = 16_777_215;
+
+    public ServerConfig {
+        portals = List.copyOf(portals);
+        Objects.requireNonNull(admin, "admin");
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(nopInterval, "nopInterval");
+        Objects.requireNonNull(nopTimeout, "nopTimeout");
+        Objects.requireNonNull(loginTimeout, "loginTimeout");
+    }
+
+    /** What a config without a {@code server:} section gets; the state dir lies in {@code baseDir}. */
+    public static ServerConfig defaults(Path baseDir) {
+        return new ServerConfig(List.of(DEFAULT_PORTAL), DEFAULT_ADMIN, baseDir.resolve(DEFAULT_STATE_DIR),
+                true, DEFAULT_NOP_INTERVAL, DEFAULT_NOP_TIMEOUT, DEFAULT_LOGIN_TIMEOUT,
+                DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, null);
+    }
+}

@@ -1,0 +1,67 @@
+package org.rtarget.config;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Reads the optional {@code server:} section; whatever it leaves out takes the defaults. */
+final class ServerReader {
+
+    static final List<String> SERVER_KEYS = List.of("portals", "admin", "state-dir", "standby-check",
+            "nop-interval", "nop-timeout", "login-timeout", "max-recv-data-segment-length", "discovery-auth");
+
+    private final Path baseDir;
+    private final Problems problems;
+
+    ServerReader(Path baseDir, Problems problems) {
+        this.baseDir = baseDir;
+        this.problems = problems;
+    }
+
+    ServerConfig read(YamlMap root) {
+        ServerConfig defaults = ServerConfig.defaults(baseDir);
+        Optional<YamlMap> section = root.map("server", SERVER_KEYS);
+        if (section.isEmpty()) {
+            return defaults;
+        }
+        YamlMap map = section.get();
+        return new ServerConfig(
+                readPortals(map).orElse(defaults.portals()),
+                map.optional("admin", Scalars.hostPort(HostPort.DEFAULT_ADMIN_PORT), defaults.admin()),
+                map.optional("state-dir", Scalars.path(baseDir), defaults.stateDir()),
+                map.optional("standby-check", Scalars.BOOLEAN, defaults.standbyCheck()),
+                map.optional("nop-interval", Scalars.DURATION, defaults.nopInterval()),
+                map.optional("nop-timeout", Scalars.POSITIVE_DURATION, defaults.nopTimeout()),
+                map.optional("login-timeout", Scalars.POSITIVE_DURATION, defaults.loginTimeout()),
+                map.optional("max-recv-data-segment-length", Scalars.integer(
+                        ServerConfig.MIN_MAX_RECV_DATA_SEGMENT_LENGTH, ServerConfig.MAX_MAX_RECV_DATA_SEGMENT_LENGTH),
+                        defaults.maxRecvDataSegmentLength()),
+                new AuthReader(baseDir).read(map, "discovery-auth").orElse(null));
+    }
+
+    private Optional<List<HostPort>> readPortals(YamlMap server) {
+        Optional<YamlList> list = server.list("portals");
+        if (list.isEmpty()) {
+            return Optional.empty();
+        }
+        if (list.get().isEmpty()) {
+            problems.at(list.get().node(), list.get().path(), "needs at least one portal");
+            return Optional.empty();
+        }
+        Map<HostPort, Integer> seen = new LinkedHashMap<>();
+        for (int i = 0; i < list.get().size(); i++) {
+            int index = i;
+            Nodes.scalar(list.get().item(i), list.get().pathOf(i),
+                    Scalars.hostPort(HostPort.DEFAULT_PORTAL_PORT), problems).ifPresent(portal -> {
+                Integer first = seen.putIfAbsent(portal, index);
+                if (first != null) {
+                    problems.at(list.get().item(index), list.get().pathOf(index),
+                            "duplicate portal " + portal + " (" + list.get().pathOf(first) + " has it too)");
+                }
+            });
+        }
+        return Optional.of(List.copyOf(seen.keySet()));
+    }
+}

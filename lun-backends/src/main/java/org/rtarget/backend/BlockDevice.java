@@ -1,0 +1,74 @@
+package org.rtarget.backend;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * A block device a logical unit is served from: the SPI every backend implements.
+ *
+ * <p>Every I/O operation is asynchronous: it completes exactly once through its {@link IoCallback},
+ * possibly on another thread and possibly before the call returns. Offsets and lengths are in bytes
+ * and are already checked against {@link #size()} by the caller. Buffers are read or filled from
+ * their position to their limit; the backend does not keep them after completion.
+ *
+ * <p>A backend knows nothing of SCSI or iSCSI: failures carry an {@link IoFailure} (a class and,
+ * where the OS gave one, the errno) and the layers above decide what they mean.
+ */
+public interface BlockDevice extends AutoCloseable {
+
+    /** Capacity in bytes (a multiple of {@link #blockSize()}). */
+    long size();
+
+    /** Logical block size in bytes (512 or 4096). */
+    int blockSize();
+
+    /** The backend's kind, as the configuration names it ("memory", "file", ...). */
+    String kind();
+
+    /**
+     * Whether this backend promises to signal its own recovery (through the {@link StorageEvents}
+     * it was attached to) after a storage-unavailable failure. Only such a device may enter standby.
+     */
+    boolean standbyCapable();
+
+    /** Whether {@link #unmap} really releases space (thin provisioning). */
+    default boolean thinProvisioned() {
+        return false;
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
+    void read(long offset, ByteBuffer dst, IoCallback callback);
+
+    /** Writes {@code src.remaining()} bytes from {@code src} at {@code offset}. */
+    void write(long offset, ByteBuffer src, IoCallback callback);
+
+    /** Makes every completed write durable (fdatasync for files). */
+    void flush(IoCallback callback);
+
+    /** Releases {@code length} bytes at {@code offset}; later reads of them return zeros. */
+    default void unmap(long offset, long length, IoCallback callback) {
+        callback.failed(IoFailure.of(IoFailure.Kind.UNSUPPORTED, 0, kind() + " backend cannot unmap"));
+    }
+
+    /**
+     * Connects the device to whoever listens for its storage events (the standby gate). Called once
+     * before the first I/O.
+     */
+    default void attach(StorageEvents events) {
+    }
+
+    /**
+     * The operator says the storage is back: reopen the image (at {@code replacement} if given, else
+     * at the same place) and, on success, signal {@link StorageEvents#storageRecovered()}.
+     *
+     * @throws java.io.IOException if the storage is still not usable; the device stays as it was
+     * @throws UnsupportedOperationException if this backend recovers on its own or cannot recover
+     */
+    default void recover(Path replacement) throws java.io.IOException {
+        throw new UnsupportedOperationException(kind() + " backend has no operator recovery");
+    }
+
+    /** Releases the device's resources; no I/O may follow. */
+    @Override
+    void close();
+}

@@ -1,0 +1,18 @@
+package org.rtarget.backend;
+
+/**
+ * What a device tells the layer above about its storage, independent of any one request. This is
+ * the single recovery API every backend uses: standby is only ever left through
+ * {@link #storageRecovered()}.
+ */
+public interface StorageEvents {
+
+    /** The storage is usable again (image reopened, top delta replaced, a new driver is live). */
+    void storageRecovered();
+
+    /** The storage became unavailable without a failed request showing it (e.g. a driver died). */
+    default void storageLost(IoFailure cause) {
+    }
+
+    StorageEvents NONE = () -> { };
+}

@@ -1,0 +1,175 @@
+package org.rtarget.backend.posix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import org.rtarget.backend.Errno;
+
+/**
+ * An open file descriptor and the path it was opened from: the few POSIX calls a block backend
+ * needs, with the real errno on failure ({@link PosixException}). EINTR is retried and short
+ * transfers are continued, so callers see whole transfers or an errno.
+ *
+ * <p>Buffers must be native segments (e.g. {@code MemorySegment.ofBuffer} of a direct buffer).
+ * The calls block; run them off event-loop threads. Safe for concurrent use: pread and pwrite do
+ * not share a file offset.
+ */
+public final class PosixFile implements AutoCloseable {
+
+    public static final int O_RDONLY = 0;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_CLOEXEC = 02000000;
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+
+    private static final int SEEK_END = 2;
+
+    private final int fd;
+    private final Path path;
+    private final String pathText;
+    private boolean closed;
+
+    private PosixFile(int fd, Path path) {
+        this.fd = fd;
+        this.path = path;
+        this.pathText = path.toString();
+    }
+
+    /** open(2); {@code mode} matters only with {@link #O_CREAT}. */
+    public static PosixFile open(Path path, int flags, int mode) throws PosixException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cPath = arena.allocateFrom(path.toString());
+            int fd;
+            do {
+                fd = Posix.open(cPath, flags, mode);
+            } while (fd == -Errno.EINTR);
+            if (fd < 0) {
+                throw new PosixException("open", path.toString(), -fd);
+            }
+            return new PosixFile(fd, path);
+        }
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /**
+     * Fills {@code dst} from {@code offset}. Bytes past the end of the file read as zeros, as a
+     * hole does (an image shorter than its device reads like a sparse tail).
+     */
+    public void readFully(MemorySegment dst, long offset) throws PosixException {
+        long length = dst.byteSize();
+        long done = 0;
+        while (done < length) {
+            long n = Posix.pread(fd, done == 0 ? dst : dst.asSlice(done), length - done, offset + done);
+            if (n > 0) {
+                done += n;
+            } else if (n == 0) {
+                dst.asSlice(done).fill((byte) 0);
+                return;
+            } else if (n != -Errno.EINTR) {
+                throw new PosixException("pread", pathText, (int) -n);
+            }
+        }
+    }
+
+    /** Writes all of {@code src} at {@code offset}. */
+    public void writeFully(MemorySegment src, long offset) throws PosixException {
+        long length = src.byteSize();
+        long done = 0;
+        while (done < length) {
+            long n = Posix.pwrite(fd, done == 0 ? src : src.asSlice(done), length - done, offset + done);
+            if (n > 0) {
+                done += n;
+            } else if (n == 0) {
+                // pwrite of a non-empty buffer to a regular file never writes nothing; do not spin on it
+                throw new PosixException("pwrite", pathText, Errno.EIO);
+            } else if (n != -Errno.EINTR) {
+                throw new PosixException("pwrite", pathText, (int) -n);
+            }
+        }
+    }
+
+    /** fdatasync(2): makes written data durable. */
+    public void dataSync() throws PosixException {
+        int r;
+        do {
+            r = Posix.fdatasync(fd);
+        } while (r == -Errno.EINTR);
+        if (r < 0) {
+            throw new PosixException("fdatasync", pathText, -r);
+        }
+    }
+
+    /** fsync(2): makes data and metadata durable. */
+    public void sync() throws PosixException {
+        int r;
+        do {
+            r = Posix.fsync(fd);
+        } while (r == -Errno.EINTR);
+        if (r < 0) {
+            throw new PosixException("fsync", pathText, -r);
+        }
+    }
+
+    /** ftruncate(2): growing leaves a hole. */
+    public void truncate(long length) throws PosixException {
+        int r;
+        do {
+            r = Posix.ftruncate(fd, length);
+        } while (r == -Errno.EINTR);
+        if (r < 0) {
+            throw new PosixException("ftruncate", pathText, -r);
+        }
+    }
+
+    /**
+     * The size in bytes, by lseek(SEEK_END) rather than fstat: it also gives the size of a block
+     * device, where st_size is 0. (pread and pwrite ignore the file offset it moves.)
+     */
+    public long size() throws PosixException {
+        long r = Posix.lseek(fd, 0, SEEK_END);
+        if (r < 0) {
+            throw new PosixException("lseek", pathText, (int) -r);
+        }
+        return r;
+    }
+
+    /** fallocate(2), e.g. {@code FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE} to release space. */
+    public void fallocate(int mode, long offset, long length) throws PosixException {
+        int r;
+        do {
+            r = Posix.fallocate(fd, mode, offset, length);
+        } while (r == -Errno.EINTR);
+        if (r < 0) {
+            throw new PosixException("fallocate", pathText, -r);
+        }
+    }
+
+    /**
+     * close(2), once; later calls do nothing. Not retried on EINTR: Linux has released the
+     * descriptor by then, and a retry could close a descriptor another thread just opened.
+     */
+    @Override
+    public synchronized void close() throws PosixException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        int r = Posix.close(fd);
+        if (r < 0 && r != -Errno.EINTR) {
+            throw new PosixException("close", pathText, -r);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return pathText + " (fd " + fd + ")";
+    }
+}

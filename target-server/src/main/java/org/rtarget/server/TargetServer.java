@@ -1,0 +1,192 @@
+package org.rtarget.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.rtarget.backend.BlockDevice;
+import org.rtarget.config.Config;
+import org.rtarget.config.HostPort;
+import org.rtarget.config.LunConfig;
+import org.rtarget.config.TargetConfig;
+import org.rtarget.gate.StandbyGate;
+import org.rtarget.server.iscsi.IscsiConnection;
+import org.rtarget.server.iscsi.IscsiTarget;
+import org.rtarget.server.iscsi.ServerContext;
+import org.rtarget.server.iscsi.SessionRegistry;
+import org.rtarget.server.iscsi.TargetDirectory;
+import org.rtarget.server.scsi.LogicalUnit;
+import org.rtarget.server.scsi.LunIdentity;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running target: logical units built from the configuration, the iSCSI listeners on every
+ * portal, and what is needed to stop them all cleanly.
+ */
+public final class TargetServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(TargetServer.class);
+    /** Threads that run blocking backend I/O (file images): enough to keep a deep queue busy. */
+    private static final int IO_THREADS = 16;
+
+    private final Config config;
+    private final ExecutorService ioExecutor;
+    private final EventLoopGroup group;
+    private final Class<? extends ServerChannel> channelType;
+    private final List<Channel> listeners = new ArrayList<>();
+    private final List<LogicalUnit> units = new ArrayList<>();
+    private final SessionRegistry sessions = new SessionRegistry();
+    private TargetDirectory directory;
+
+    private TargetServer(Config config) {
+        this.config = config;
+        this.ioExecutor = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("rtarget-io-"));
+        IoHandlerFactory io;
+        if (Epoll.isAvailable()) {
+            io = EpollIoHandler.newFactory();
+            channelType = EpollServerSocketChannel.class;
+        } else {
+            io = NioIoHandler.newFactory();
+            channelType = NioServerSocketChannel.class;
+        }
+        this.group = new MultiThreadIoEventLoopGroup(0, daemonThreads("rtarget-loop-"), io);
+    }
+
+    /** Builds every LUN and listens on every portal; a LUN that cannot open is logged and left out. */
+    public static TargetServer start(Config config) throws IOException, InterruptedException {
+        TargetServer server = new TargetServer(config);
+        try {
+            server.buildTargets();
+            server.listen();
+            return server;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    private void buildTargets() {
+        BackendFactory backends = new BackendFactory(ioExecutor);
+        List<IscsiTarget> targets = new ArrayList<>();
+        for (TargetConfig t : config.targets()) {
+            Map<Integer, LogicalUnit> luns = new LinkedHashMap<>();
+            for (LunConfig lun : t.luns()) {
+                LogicalUnit unit = buildUnit(backends, t, lun);
+                if (unit != null) {
+                    luns.put(lun.lun(), unit);
+                    units.add(unit);
+                }
+            }
+            targets.add(new IscsiTarget(t.iqn(), t.alias(), t.queueDepth(), t.auth(), luns));
+        }
+        directory = new TargetDirectory(targets, config.server().portals(), config.server().discoveryAuth());
+    }
+
+    private static LogicalUnit buildUnit(BackendFactory backends, TargetConfig target, LunConfig lun) {
+        BlockDevice device;
+        try {
+            device = backends.open(lun);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            log.error("target {} LUN {} ({}) is not exported: {}", target.iqn(), lun.lun(), lun.name(), e.getMessage());
+            return null;
+        }
+        LunIdentity identity = LunIdentity.of(lun.name(), device.kind());
+        StandbyGate gate = new StandbyGate(lun.name());
+        log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", target.iqn(), lun.lun(),
+                lun.name(), device.kind(), device.size(), device.blockSize(), identity.wwn());
+        return new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
+    }
+
+    private void listen() throws IOException, InterruptedException {
+        ServerContext context = new ServerContext(directory, sessions, config.server().maxRecvDataSegmentLength(),
+                config.server().nopInterval(), config.server().nopTimeout(), config.server().loginTimeout());
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(channelType)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(4 << 20, 16 << 20))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        IscsiConnection connection = new IscsiConnection(context);
+                        ch.pipeline().addLast(new FlushConsolidationHandler(256, true), connection.decoder(), connection);
+                    }
+                });
+        for (HostPort portal : config.server().portals()) {
+            try {
+                Channel ch = bootstrap.bind(new InetSocketAddress(portal.host(), portal.port())).sync().channel();
+                listeners.add(ch);
+                log.info("listening for iSCSI on {}", portal);
+            } catch (Exception e) {
+                throw new IOException("cannot listen on " + portal + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public TargetDirectory directory() {
+        return directory;
+    }
+
+    public SessionRegistry sessions() {
+        return sessions;
+    }
+
+    /** The port the first portal listens on (useful when the configuration asked for port 0). */
+    public int boundPort(int index) {
+        return ((InetSocketAddress) listeners.get(index).localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+        for (Channel ch : listeners) {
+            ch.close().awaitUninterruptibly();
+        }
+        for (var s : sessions.all()) {
+            s.connection().close("server shutting down");
+        }
+        group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+        ioExecutor.shutdown();
+        for (LogicalUnit unit : units) {
+            unit.device().close();
+        }
+    }
+
+    private static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

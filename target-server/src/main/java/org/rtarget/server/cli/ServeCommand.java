@@ -1,0 +1,63 @@
+package org.rtarget.server.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.rtarget.config.Config;
+import org.rtarget.config.ConfigError;
+import org.rtarget.config.ConfigException;
+import org.rtarget.config.ConfigLoader;
+import org.rtarget.config.HostPort;
+import org.rtarget.server.TargetServer;
+import org.rtarget.server.iscsi.IscsiTarget;
+import org.rtarget.server.scsi.LogicalUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Runs the target until it is stopped (SIGTERM or Ctrl-C). */
+@Command(name = "serve", description = "Run the target. Without --config: a demo target with one memory LUN on 127.0.0.1:3260.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "FILE", description = "the YAML configuration")
+    Path configFile;
+
+    @Override
+    public Integer call() throws Exception {
+        Config config;
+        try {
+            config = configFile == null ? Config.demo() : ConfigLoader.load(configFile);
+        } catch (ConfigException e) {
+            for (ConfigError error : e.errors()) {
+                System.err.println(error);
+            }
+            return 1;
+        }
+        TargetServer server = TargetServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "rtarget-shutdown"));
+        printBanner(server);
+        stopped.await();
+        return 0;
+    }
+
+    private static void printBanner(TargetServer server) {
+        HostPort portal = server.config().server().portals().getFirst();
+        String host = portal.host().contains(":") ? "[" + portal.host() + "]" : portal.host();
+        StringBuilder b = new StringBuilder();
+        b.append("rtarget is serving on ").append(server.config().server().portals()).append('\n');
+        for (IscsiTarget t : server.directory().all()) {
+            for (var e : t.luns().entrySet()) {
+                LogicalUnit lu = e.getValue();
+                b.append(String.format("  iscsi://%s:%d/%s/%d  %s (%s, %d MiB)%n", host, portal.port(), t.iqn(),
+                        e.getKey(), lu.name(), lu.device().kind(), lu.device().size() >> 20));
+            }
+        }
+        b.append("Try: iscsi-inq iscsi://").append(host).append(':').append(portal.port()).append('/')
+                .append(server.directory().all().isEmpty() ? "IQN" : server.directory().all().iterator().next().iqn())
+                .append("/0   (Ctrl-C stops the target)");
+        System.out.println(b);
+    }
+}

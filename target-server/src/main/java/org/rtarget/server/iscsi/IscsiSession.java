@@ -1,0 +1,197 @@
+package org.rtarget.server.iscsi;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import org.rtarget.server.iscsi.login.SessionParams;
+import org.rtarget.server.scsi.ItNexus;
+import org.rtarget.server.scsi.ItlNexus;
+import org.rtarget.server.scsi.LogicalUnit;
+
+/**
+ * A logged-in iSCSI session (one connection: MaxConnections=1). It is the I_T nexus of the SCSI
+ * core and keeps the command numbering (CmdSN window) and the LUNs its initiator sees. Apart from
+ * registration and closing, it is used only on its connection's event loop.
+ */
+public final class IscsiSession implements ItNexus {
+    private final SessionRegistry.SessionKey key;
+    private final String initiatorAlias;
+    private final IscsiTarget target;
+    private final SessionParams params;
+    private final IscsiConnection connection;
+    private int tsih;
+
+    // Command numbering (RFC 7143 4.2.2.1), serial arithmetic on 32 bits.
+    private int expCmdSn;
+    private int maxCmdSn;
+    private int outstanding;
+
+    private final Map<Integer, ItlNexus> nexuses = new TreeMap<>();
+    private final Map<Integer, ItlNexus> missing = new HashMap<>();
+    private int[] reportedLuns = new int[0];
+
+    IscsiSession(SessionRegistry.SessionKey key, String initiatorAlias, IscsiTarget target, SessionParams params,
+                 IscsiConnection connection, int firstCmdSn) {
+        this.key = key;
+        this.initiatorAlias = initiatorAlias;
+        this.target = target;
+        this.params = params;
+        this.connection = connection;
+        this.expCmdSn = firstCmdSn;
+        this.maxCmdSn = firstCmdSn - 1 + queueDepth();
+    }
+
+    SessionRegistry.SessionKey key() {
+        return key;
+    }
+
+    void assignTsih(int tsih) {
+        this.tsih = tsih;
+    }
+
+    public int tsih() {
+        return tsih;
+    }
+
+    public long isid() {
+        return key.isid();
+    }
+
+    public String initiatorName() {
+        return key.initiatorName();
+    }
+
+    public String initiatorAlias() {
+        return initiatorAlias;
+    }
+
+    /** The target, or null for a discovery session. */
+    public IscsiTarget target() {
+        return target;
+    }
+
+    public boolean discovery() {
+        return target == null;
+    }
+
+    public SessionParams params() {
+        return params;
+    }
+
+    public IscsiConnection connection() {
+        return connection;
+    }
+
+    /** Discovery sessions only exchange text, a few commands at a time. */
+    private static final int DISCOVERY_WINDOW = 16;
+
+    private int queueDepth() {
+        return target == null ? DISCOVERY_WINDOW : target.queueDepth();
+    }
+
+    // ----- LUNs -----
+
+    /** Builds the I_T_L nexuses for every LUN of the target (at login). */
+    void attachLuns() {
+        if (target == null) {
+            return;
+        }
+        for (Map.Entry<Integer, LogicalUnit> e : target.luns().entrySet()) {
+            ItlNexus n = new ItlNexus(this, e.getKey(), e.getValue());
+            e.getValue().attach(n);
+            nexuses.put(e.getKey(), n);
+        }
+        reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Detaches from every logical unit (the session ended). */
+    void detachLuns() {
+        for (ItlNexus n : nexuses.values()) {
+            n.unit().detach(n);
+        }
+        nexuses.clear();
+    }
+
+    /** The nexus for a LUN number; for a number without a unit, a nexus whose unit is null. */
+    ItlNexus nexus(int lun) {
+        ItlNexus n = nexuses.get(lun);
+        if (n != null) {
+            return n;
+        }
+        return missing.computeIfAbsent(lun, l -> new ItlNexus(this, l, null));
+    }
+
+    // ----- command numbering -----
+
+    /**
+     * Accepts a non-immediate command's CmdSN. Numbers outside the window are ignored silently, as
+     * RFC 7143 says; a number ahead of ExpCmdSN cannot happen on a single TCP connection, and is
+     * taken as the new position rather than stalling the session.
+     */
+    boolean acceptCmdSn(int cmdSn) {
+        if (cmdSn == expCmdSn) {
+            expCmdSn++;
+            return true;
+        }
+        if (cmdSn - expCmdSn > 0 && maxCmdSn - cmdSn >= 0) {
+            expCmdSn = cmdSn + 1;
+            return true;
+        }
+        return false;
+    }
+
+    /** Checks an immediate command's CmdSN (it must equal ExpCmdSN but does not advance it). */
+    int expCmdSn() {
+        return expCmdSn;
+    }
+
+    /** The MaxCmdSN to advertise: the window grows as commands complete and never shrinks. */
+    int maxCmdSn() {
+        int candidate = expCmdSn - 1 + queueDepth() - outstanding;
+        if (candidate - maxCmdSn > 0) {
+            maxCmdSn = candidate;
+        }
+        return maxCmdSn;
+    }
+
+    void commandStarted() {
+        outstanding++;
+    }
+
+    void commandEnded() {
+        outstanding--;
+    }
+
+    /** SCSI commands received and not yet answered. */
+    int outstanding() {
+        return outstanding;
+    }
+
+    // ----- ItNexus -----
+
+    @Override
+    public String targetName() {
+        return target == null ? "" : target.iqn();
+    }
+
+    @Override
+    public String initiatorPortName() {
+        return String.format("%s,i,0x%012x", key.initiatorName(), key.isid());
+    }
+
+    @Override
+    public int relativeTargetPort() {
+        return TargetDirectory.PORTAL_GROUP_TAG;
+    }
+
+    @Override
+    public int[] reportedLuns() {
+        return reportedLuns;
+    }
+
+    @Override
+    public String toString() {
+        return String.format("session tsih=%d %s -> %s", tsih, initiatorPortName(),
+                target == null ? "(discovery)" : target.iqn());
+    }
+}

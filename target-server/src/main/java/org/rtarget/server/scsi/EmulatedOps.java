@@ -1,0 +1,329 @@
+package org.rtarget.server.scsi;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Commands the core answers from its own state, without the medium: INQUIRY, REPORT LUNS, REQUEST
+ * SENSE, TEST UNIT READY, READ CAPACITY, MODE SENSE and MODE SELECT, START STOP UNIT, PREVENT
+ * ALLOW MEDIUM REMOVAL. Those marked "noUnit-safe" also answer for a LUN without a unit.
+ */
+final class EmulatedOps {
+    private EmulatedOps() {
+    }
+
+    /** A command that returns data built in memory, cut to the CDB's allocation length. */
+    abstract static class DataIn extends ScsiOp {
+        DataIn(int opcode, String name, boolean reportsUnitAttention) {
+            super(opcode, name, false, reportsUnitAttention);
+        }
+
+        /** The allocation length from the CDB. */
+        abstract int allocationLength(ScsiCommand c);
+
+        /** Checks CDB fields; returns the sense to report, or null. */
+        abstract SenseCode check(LogicalUnit lu, ScsiCommand c);
+
+        /** Writes the full response; it is cut to the allocation length afterwards. */
+        abstract void build(ByteBuf out, LogicalUnit lu, ScsiCommand c);
+
+        @Override
+        final boolean setup(LogicalUnit lu, ScsiCommand c) {
+            SenseCode error = check(lu, c);
+            if (error != null) {
+                c.checkCondition(error);
+                return false;
+            }
+            c.direction = ScsiCommand.Direction.IN;
+            c.transferLength = allocationLength(c);
+            return true;
+        }
+
+        @Override
+        final void execute(LogicalUnit lu, ScsiCommand c) {
+            ByteBuf out = c.alloc().heapBuffer(256);
+            build(out, lu, c);
+            if (out.writerIndex() > c.transferLength) {
+                out.writerIndex(c.transferLength);
+            }
+            c.data = out;
+            c.good();
+            ScsiCore.finish(c);
+        }
+    }
+
+    /** A command with no data that only answers GOOD once its CDB checks out. */
+    static final class NoData extends ScsiOp {
+        NoData(int opcode, String name) {
+            super(opcode, name, false, true);
+        }
+
+        @Override
+        boolean setup(LogicalUnit lu, ScsiCommand c) {
+            return true;
+        }
+
+        @Override
+        void execute(LogicalUnit lu, ScsiCommand c) {
+            c.good();
+            ScsiCore.finish(c);
+        }
+    }
+
+    static final class Inquiry extends DataIn {
+        Inquiry() {
+            super(0x12, "INQUIRY", false);
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return c.cdbShort(3);
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            boolean evpd = (c.cdbByte(1) & 0x01) != 0;
+            int page = c.cdbByte(2);
+            if ((c.cdbByte(1) & 0xFE) != 0 || (!evpd && page != 0)) {
+                return SenseCode.INVALID_FIELD_IN_CDB;
+            }
+            if (evpd && lu == null) {
+                return SenseCode.LUN_NOT_SUPPORTED;
+            }
+            if (evpd && !InquiryData.supportsPage(page)) {
+                return SenseCode.INVALID_FIELD_IN_CDB;
+            }
+            return null;
+        }
+
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            if ((c.cdbByte(1) & 0x01) != 0) {
+                InquiryData.page(out, c.cdbByte(2), lu, c.itl.it());
+            } else {
+                InquiryData.standard(out, lu);
+            }
+        }
+    }
+
+    static final class ReportLuns extends DataIn {
+        ReportLuns() {
+            super(0xA0, "REPORT LUNS", false);
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return (int) Math.min(c.cdbInt(6), LogicalUnit.MAX_TRANSFER_BYTES);
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            int select = c.cdbByte(2);
+            if (c.cdbInt(6) < 16 || (select != 0x00 && select != 0x01 && select != 0x02)) {
+                return SenseCode.INVALID_FIELD_IN_CDB;
+            }
+            return null;
+        }
+
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            // Select report 01h asks for well-known LUNs only, and this target has none.
+            int[] luns = c.cdbByte(2) == 0x01 ? new int[0] : c.itl.it().reportedLuns();
+            out.writeInt(luns.length * 8);
+            out.writeInt(0);
+            for (int lun : luns) {
+                out.writeLong(LunAddress.encode(lun));
+            }
+        }
+    }
+
+    static final class RequestSense extends DataIn {
+        RequestSense() {
+            super(0x03, "REQUEST SENSE", false);
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return c.cdbByte(4);
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            return (c.cdbByte(1) & 0xFE) != 0 ? SenseCode.INVALID_FIELD_IN_CDB : null;
+        }
+
+        /** Reports (and clears) a pending unit attention, else "no sense"; fixed format always. */
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            SenseCode code = lu == null ? SenseCode.LUN_NOT_SUPPORTED : c.itl.takeUnitAttention();
+            out.writeBytes((code == null ? SenseCode.NONE : code).fixedSense());
+        }
+    }
+
+    static final class ReadCapacity10 extends DataIn {
+        ReadCapacity10() {
+            super(0x25, "READ CAPACITY(10)", true);
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return 8;
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            boolean pmi = (c.cdbByte(8) & 0x01) != 0;
+            return !pmi && c.cdbInt(2) != 0 ? SenseCode.INVALID_FIELD_IN_CDB : null;
+        }
+
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            long last = lu.capacityBlocks() - 1;
+            out.writeInt((int) Math.min(last, 0xFFFFFFFFL));
+            out.writeInt(lu.blockSize());
+        }
+    }
+
+    /** SERVICE ACTION IN(16): READ CAPACITY(16) is the only service action so far. */
+    static final class ServiceActionIn16 extends DataIn {
+        static final int READ_CAPACITY_16 = 0x10;
+
+        ServiceActionIn16() {
+            super(0x9E, "READ CAPACITY(16)", true);
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return (int) Math.min(c.cdbInt(10), 4096);
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            return (c.cdbByte(1) & 0x1F) != READ_CAPACITY_16 ? SenseCode.INVALID_FIELD_IN_CDB : null;
+        }
+
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            out.writeLong(lu.capacityBlocks() - 1);
+            out.writeInt(lu.blockSize());
+            out.writeByte(0);       // no protection information
+            out.writeByte(0);       // one logical block per physical block
+            out.writeShort(0);      // LBPME/LBPRZ off (fully provisioned), lowest aligned LBA 0
+            out.writeZero(16);
+        }
+    }
+
+    /** MODE SENSE(6) and (10): header, optional block descriptor, pages. */
+    static final class ModeSense extends DataIn {
+        private final boolean ten;
+
+        ModeSense(boolean ten) {
+            super(ten ? 0x5A : 0x1A, ten ? "MODE SENSE(10)" : "MODE SENSE(6)", true);
+            this.ten = ten;
+        }
+
+        @Override
+        int allocationLength(ScsiCommand c) {
+            return ten ? c.cdbShort(7) : c.cdbByte(4);
+        }
+
+        @Override
+        SenseCode check(LogicalUnit lu, ScsiCommand c) {
+            int page = c.cdbByte(2) & 0x3F;
+            int pc = c.cdbByte(2) >>> 6;
+            int subpage = c.cdbByte(3);
+            if (pc == ModePages.PC_SAVED) {
+                return SenseCode.SAVING_PARAMETERS_NOT_SUPPORTED;
+            }
+            if (!ModePages.supports(page) || (subpage != 0 && !(page == ModePages.ALL && subpage == 0xFF))) {
+                return SenseCode.INVALID_FIELD_IN_CDB;
+            }
+            return null;
+        }
+
+        @Override
+        void build(ByteBuf out, LogicalUnit lu, ScsiCommand c) {
+            boolean dbd = (c.cdbByte(1) & 0x08) != 0;
+            boolean longLba = ten && (c.cdbByte(1) & 0x10) != 0;
+            int deviceSpecific = (lu.readOnly() ? 0x80 : 0) | 0x10; // WP, DPOFUA
+            int descriptorLength = dbd ? 0 : longLba ? 16 : 8;
+            if (ten) {
+                out.writeShort(0);                  // mode data length, patched below
+                out.writeByte(0);                   // medium type
+                out.writeByte(deviceSpecific);
+                out.writeByte(longLba ? 1 : 0);
+                out.writeByte(0);
+                out.writeShort(descriptorLength);
+            } else {
+                out.writeByte(0);
+                out.writeByte(0);
+                out.writeByte(deviceSpecific);
+                out.writeByte(descriptorLength);
+            }
+            long blocks = lu.capacityBlocks();
+            if (descriptorLength == 8) {
+                out.writeInt((int) Math.min(blocks, 0xFFFFFFL)); // density code 0, then 3 bytes of blocks
+                out.writeInt(lu.blockSize());
+            } else if (descriptorLength == 16) {
+                out.writeLong(blocks);
+                out.writeInt(0);
+                out.writeInt(lu.blockSize());
+            }
+            ModePages.write(out, c.cdbByte(2) & 0x3F, c.cdbByte(2) >>> 6, lu);
+            if (ten) {
+                out.setShort(0, out.writerIndex() - 2);
+            } else {
+                out.setByte(0, out.writerIndex() - 1);
+            }
+        }
+    }
+
+    /** MODE SELECT(6) and (10): only the caching page's WCE bit may change. */
+    static final class ModeSelect extends ScsiOp {
+        private final boolean ten;
+
+        ModeSelect(boolean ten) {
+            super(ten ? 0x55 : 0x15, ten ? "MODE SELECT(10)" : "MODE SELECT(6)", false, true);
+            this.ten = ten;
+        }
+
+        @Override
+        boolean setup(LogicalUnit lu, ScsiCommand c) {
+            if ((c.cdbByte(1) & 0x01) != 0) { // SP: we cannot save parameters
+                c.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
+                return false;
+            }
+            c.direction = ScsiCommand.Direction.OUT;
+            c.transferLength = ten ? c.cdbShort(7) : c.cdbByte(4);
+            return BlockOps.checkWriteLength(c);
+        }
+
+        @Override
+        void execute(LogicalUnit lu, ScsiCommand c) {
+            ByteBuf list = c.data == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER
+                    : c.data.slice(c.data.readerIndex(), c.transferLength);
+            int headerLength = ten ? 8 : 4;
+            if (list.readableBytes() == 0) {
+                c.good();
+            } else if (list.readableBytes() < headerLength) {
+                c.checkCondition(SenseCode.PARAMETER_LIST_LENGTH_ERROR);
+            } else {
+                int descriptors = ten ? list.getUnsignedShort(6) : list.getUnsignedByte(3);
+                if (list.readableBytes() < headerLength + descriptors) {
+                    c.checkCondition(SenseCode.PARAMETER_LIST_LENGTH_ERROR);
+                } else {
+                    list.skipBytes(headerLength + descriptors);
+                    ModePages.SelectResult result = ModePages.select(list, lu);
+                    if (result.error() != null) {
+                        c.checkCondition(result.error());
+                    } else {
+                        if (result.changed()) {
+                            lu.postUnitAttention(SenseCode.MODE_PARAMETERS_CHANGED, c.itl);
+                        }
+                        c.good();
+                    }
+                }
+            }
+            ScsiCore.finish(c);
+        }
+    }
+}

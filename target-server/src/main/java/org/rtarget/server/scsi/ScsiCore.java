@@ -1,0 +1,126 @@
+package org.rtarget.server.scsi;
+
+import org.rtarget.backend.IoFailure;
+import org.rtarget.gate.StandbyGate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SCSI core's entry points: set a command up from its CDB, execute it through the standby gate,
+ * and turn a backend completion into SCSI status and sense. Protocol-independent: it never sees a
+ * PDU.
+ */
+public final class ScsiCore {
+    private static final Logger log = LoggerFactory.getLogger(ScsiCore.class);
+    private static final RateLimitedLog failureLog = new RateLimitedLog(log, 10_000);
+
+    private ScsiCore() {
+    }
+
+    /**
+     * Decodes the CDB, checks it against the unit and sets direction and transfer length. Returns
+     * false if the command is already complete (CHECK CONDITION); the caller then sends the status
+     * without moving data.
+     */
+    public static boolean setup(ScsiCommand c) {
+        int opcode = c.cdbByte(0);
+        ItlNexus itl = c.itl;
+        LogicalUnit lu = itl.detached() ? null : itl.unit();
+        ScsiOp op = OpcodeTable.lookup(opcode);
+        if (lu == null) {
+            // No unit here: LUN 0 and every other number still answer INQUIRY, REPORT LUNS and
+            // REQUEST SENSE (SPC-4 4.5.1), everything else is LOGICAL UNIT NOT SUPPORTED.
+            if (op == null || !OpcodeTable.answersWithoutUnit(op)) {
+                c.checkCondition(SenseCode.LUN_NOT_SUPPORTED);
+                return false;
+            }
+            c.op = op;
+            return op.setup(null, c);
+        }
+        if (op == null) {
+            c.checkCondition(SenseCode.INVALID_OPCODE);
+            return false;
+        }
+        c.op = op;
+        if (op.reportsUnitAttention() && itl.hasUnitAttention()) {
+            SenseCode ua = itl.takeUnitAttention();
+            if (ua != null) {
+                c.checkCondition(ua);
+                return false;
+            }
+        }
+        if (Cdb.controlByteInvalid(c, opcode)) {
+            c.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
+            return false;
+        }
+        return op.setup(lu, c);
+    }
+
+    /** Runs a command that {@link #setup} accepted (for a write, after its data arrived). */
+    public static void execute(ScsiCommand c) {
+        LogicalUnit lu = c.itl.detached() ? null : c.itl.unit();
+        ScsiOp op = c.op;
+        if (lu != null && op.mediaAccess()) {
+            StandbyGate.Admission admission = lu.gate().admit();
+            if (admission != StandbyGate.Admission.PASS) {
+                refuse(c, admission);
+                return;
+            }
+        }
+        op.execute(lu, c);
+    }
+
+    /** Ends a command: releases data-out, keeps data-in only for GOOD status, tells the transport. */
+    static void finish(ScsiCommand c) {
+        if (c.direction == ScsiCommand.Direction.OUT || c.status != ScsiStatus.GOOD) {
+            c.releaseData();
+        }
+        c.commandDone();
+    }
+
+    static void ioCompleted(ScsiCommand c) {
+        c.op.ioCompleted(c.itl.unit(), c);
+    }
+
+    static void ioFailed(ScsiCommand c, IoFailure failure) {
+        LogicalUnit lu = c.itl.unit();
+        if (lu.gate().failureMeansBusy(failure)) {
+            busy(c);
+        } else {
+            lu.counters().errors.increment();
+            failureLog.warn("LUN {}: {} failed: {}", lu.name(), c.opName(), failure);
+            c.checkCondition(senseFor(failure, c.direction == ScsiCommand.Direction.IN));
+        }
+        finish(c);
+    }
+
+    /** The sense an initiator gets for a backend failure that is not answered with BUSY. */
+    static SenseCode senseFor(IoFailure failure, boolean reading) {
+        return switch (failure.kind()) {
+            case MEDIUM_ERROR -> reading ? SenseCode.UNRECOVERED_READ_ERROR : SenseCode.WRITE_ERROR;
+            case NO_SPACE -> SenseCode.SPACE_ALLOCATION_FAILED;
+            case READ_ONLY -> SenseCode.WRITE_PROTECTED;
+            case UNSUPPORTED -> SenseCode.INVALID_OPCODE;
+            case INVALID_REQUEST -> SenseCode.INVALID_FIELD_IN_CDB;
+            case TIMEOUT -> SenseCode.COMMUNICATION_TIMEOUT;
+            case UNAVAILABLE -> SenseCode.COMMUNICATION_FAILURE;
+            case INTERNAL -> SenseCode.INTERNAL_TARGET_FAILURE;
+        };
+    }
+
+    /** BUSY, or TASK SET FULL when the initiator has other commands outstanding (SCST's rule). */
+    static void busy(ScsiCommand c) {
+        c.statusOnly(c.outstandingCommands() > 1 ? ScsiStatus.TASK_SET_FULL : ScsiStatus.BUSY);
+    }
+
+    private static void refuse(ScsiCommand c, StandbyGate.Admission admission) {
+        switch (admission) {
+            case BUSY -> busy(c);
+            case NOT_READY -> c.checkCondition(SenseCode.NOT_READY_STANDBY);
+            case HARDWARE_ERROR -> c.checkCondition(SenseCode.COMMUNICATION_FAILURE);
+            case DROP -> c.statusOnly(ScsiStatus.BUSY); // the transport drops the connection
+            case PASS -> throw new IllegalStateException();
+        }
+        finish(c);
+    }
+}

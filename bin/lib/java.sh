@@ -40,7 +40,7 @@ build_if_needed() {
     return 0
   fi
   echo "iscsi-target: building (first run or sources changed)..." >&2
-  (cd "$RT_ROOT" && ./mvnw -q -B -DskipTests -pl target-server -am package) >&2 || {
+  (cd "$RT_ROOT" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ./mvnw -q -B -DskipTests -pl target-server -am package) >&2 || {
     echo "iscsi-target: build failed" >&2
     exit 1
   }

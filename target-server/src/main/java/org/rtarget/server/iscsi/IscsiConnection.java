@@ -434,9 +434,30 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private void onDataOut(Pdu pdu) {
         IscsiTask task = tasks.get(pdu.initiatorTaskTag());
         if (task == null || task.state != IscsiTask.State.RECEIVING) {
-            // Data for a command already answered (e.g. refused at setup) or aborted: dropped.
+            // Data for a command already answered (refused at setup, failed, aborted): dropped.
             return;
         }
+        String error = acceptDataOut(task, pdu);
+        if (error != null) {
+            // ErrorRecoveryLevel 0 cannot ask for the data again: this command fails, the session lives on.
+            log.warn("{}: {}: failing the command with DATA PHASE ERROR", session, error);
+            task.fail(SenseCode.DATA_PHASE_ERROR);
+            respond(task);
+            return;
+        }
+        if (task.received >= task.transferLength()) {
+            executeTask(task);
+        } else if (pdu.finalBit()) {
+            sendR2ts(task);
+        }
+    }
+
+    /**
+     * Checks one Data-Out against the sequence it belongs to (DataPDUInOrder and DataSequenceInOrder
+     * are Yes, so DataSN and offset must follow exactly) and copies its data. Returns what is wrong,
+     * or null.
+     */
+    private String acceptDataOut(IscsiTask task, Pdu pdu) {
         int ttt = pdu.word20();
         int dataSn = pdu.word36();
         int offset = pdu.word40();
@@ -444,30 +465,35 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         boolean finalBit = pdu.finalBit();
         if (ttt == RESERVED) {
             if (!task.unsolicitedPending) {
-                throw new ProtocolViolation("unsolicited Data-Out for " + task + " that expects none");
+                return "unsolicited Data-Out for " + task + ", which expects none";
             }
-            checkSequence(task, "unsolicited", dataSn, task.unsolicitedDataSn, offset, task.unsolicitedOffset,
-                    length, task.unsolicitedEnd);
+            String error = checkSequence(task, "unsolicited", dataSn, task.unsolicitedDataSn, offset,
+                    task.unsolicitedOffset, length, task.unsolicitedEnd);
+            if (error != null) {
+                return error;
+            }
             task.unsolicitedDataSn++;
             task.unsolicitedOffset += length;
             if (finalBit != (task.unsolicitedOffset == task.unsolicitedEnd)) {
-                throw new ProtocolViolation("unsolicited data of " + task + " ends at " + task.unsolicitedOffset
-                        + ", first burst ends at " + task.unsolicitedEnd);
+                return "unsolicited data of " + task + " ends at " + task.unsolicitedOffset + ", its first burst at "
+                        + task.unsolicitedEnd;
             }
             task.unsolicitedPending = !finalBit;
         } else {
             IscsiTask.R2t r2t = task.r2ts.peekFirst();
             if (r2t == null || r2t.ttt != ttt) {
-                throw new ProtocolViolation("Data-Out with TTT 0x" + Integer.toHexString(ttt)
-                        + " that names no open R2T of " + task);
+                return "Data-Out with TTT 0x" + Integer.toHexString(ttt) + ", which names no open R2T of " + task;
             }
-            checkSequence(task, "solicited", dataSn, r2t.nextDataSn, offset, r2t.offset + r2t.received, length,
-                    r2t.offset + r2t.length);
+            String error = checkSequence(task, "solicited", dataSn, r2t.nextDataSn, offset,
+                    r2t.offset + r2t.received, length, r2t.offset + r2t.length);
+            if (error != null) {
+                return error;
+            }
             r2t.nextDataSn++;
             r2t.received += length;
             if (finalBit != (r2t.received == r2t.length)) {
-                throw new ProtocolViolation("R2T sequence of " + task + " ends at " + r2t.received
-                        + " bytes, R2T asked for " + r2t.length);
+                return "R2T sequence of " + task + " ends at " + r2t.received + " bytes, the R2T asked for "
+                        + r2t.length;
             }
             if (finalBit) {
                 task.r2ts.pollFirst();
@@ -480,24 +506,21 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             task.data().setBytes(offset, data, data.readerIndex(), n);
             task.received += n;
         }
-        if (task.received >= wanted) {
-            executeTask(task);
-        } else if (finalBit) {
-            sendR2ts(task);
-        }
+        return null;
     }
 
-    /** DataSN and buffer offset must follow in order (DataPDUInOrder=Yes, DataSequenceInOrder=Yes). */
-    private static void checkSequence(IscsiTask task, String kind, int dataSn, int expectedDataSn, int offset,
-                                      int expectedOffset, int length, int end) {
+    /** DataSN and buffer offset must follow in order; returns what is wrong, or null. */
+    private static String checkSequence(IscsiTask task, String kind, int dataSn, int expectedDataSn, int offset,
+                                        int expectedOffset, int length, int end) {
         if (dataSn != expectedDataSn) {
-            throw new ProtocolViolation(kind + " Data-Out of " + task + " with DataSN " + Integer.toUnsignedString(dataSn)
-                    + ", expected " + expectedDataSn);
+            return kind + " Data-Out of " + task + " has DataSN " + Integer.toUnsignedString(dataSn) + ", expected "
+                    + expectedDataSn;
         }
         if (offset != expectedOffset || length > end - offset) {
-            throw new ProtocolViolation(kind + " Data-Out of " + task + " at offset " + Integer.toUnsignedString(offset)
-                    + " length " + length + ", expected offset " + expectedOffset + " up to " + end);
+            return kind + " Data-Out of " + task + " at offset " + Integer.toUnsignedString(offset) + " length "
+                    + length + ", expected offset " + expectedOffset + " up to " + end;
         }
+        return null;
     }
 
     /** A command finished in the SCSI core (on this event loop). */
@@ -516,15 +539,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         tasks.remove(task.itt);
         session.commandEnded();
         ByteBuf data = task.takeData();
-        boolean dataIn = task.status() == ScsiStatus.GOOD && task.direction() == ScsiCommand.Direction.IN
-                && data != null && data.isReadable() && task.readExpected > 0;
-        if (dataIn) {
+        int produced = data == null ? 0 : data.readableBytes();
+        if (task.status() == ScsiStatus.GOOD && task.direction() == ScsiCommand.Direction.IN
+                && produced > 0 && task.readExpected > 0) {
             sendDataIn(task, data);
         } else {
             if (data != null) {
                 data.release();
             }
-            sendScsiResponse(task);
+            sendScsiResponse(task, produced);
         }
         recycle(task);
         if (phase == Phase.LOGGING_OUT && tasks.isEmpty()) {
@@ -532,13 +555,27 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Residual flags and count (RFC 7143 11.4.5) for what was moved against what was expected. */
-    private static long residual(IscsiTask task, int moved) {
-        int expected = switch (task.direction()) {
-            case IN -> task.readExpected;
-            case OUT -> task.writeExpected;
-            case NONE -> Math.max(task.readExpected, task.writeExpected);
-        };
+    /**
+     * Residual flags (high word) and count (RFC 7143 11.4.5): what the command would move against
+     * what the initiator expected. {@code produced} is the data-in the command produced.
+     */
+    private static long residual(IscsiTask task, int produced) {
+        int expected;
+        int moved;
+        switch (task.direction()) {
+            case IN -> {
+                expected = task.readExpected;
+                moved = produced;
+            }
+            case OUT -> {
+                expected = task.writeExpected;
+                moved = task.requestedLength();
+            }
+            default -> {
+                expected = Math.max(task.readExpected, task.writeExpected);
+                moved = 0;
+            }
+        }
         if (task.direction() == ScsiCommand.Direction.IN && task.status() != ScsiStatus.GOOD) {
             return 0;
         }
@@ -586,13 +623,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         data.release();
     }
 
-    private void sendScsiResponse(IscsiTask task) {
-        int moved = switch (task.direction()) {
-            case IN -> 0;
-            case OUT -> task.transferLength();
-            case NONE -> 0;
-        };
-        long residual = residual(task, moved);
+    private void sendScsiResponse(IscsiTask task, int produced) {
+        long residual = residual(task, produced);
         ByteBuf h = writer.header(Opcode.SCSI_RESPONSE, F | (int) (residual >>> 32));
         h.setByte(2, 0); // command completed at target
         h.setByte(3, task.status());

@@ -98,6 +98,14 @@ final class IscsiTask extends ScsiCommand implements Runnable {
         this.itl = itl;
     }
 
+    /** Ends the command before execution with CHECK CONDITION (a broken data phase). */
+    void fail(org.rtarget.server.scsi.SenseCode code) {
+        terminate(code);
+        r2ts.clear();
+        unsolicitedPending = false;
+        state = State.DONE;
+    }
+
     @Override
     protected ByteBufAllocator alloc() {
         return connection.alloc();

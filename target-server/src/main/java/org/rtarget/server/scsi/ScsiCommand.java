@@ -30,6 +30,7 @@ public abstract class ScsiCommand implements IoCallback {
     ScsiOp op;
     Direction direction = Direction.NONE;
     int transferLength;
+    int requestedLength;
     long lba;
     int blocks;
     boolean fua;
@@ -46,6 +47,7 @@ public abstract class ScsiCommand implements IoCallback {
         op = null;
         direction = Direction.NONE;
         transferLength = 0;
+        requestedLength = 0;
         lba = 0;
         blocks = 0;
         fua = false;
@@ -62,9 +64,18 @@ public abstract class ScsiCommand implements IoCallback {
         return direction;
     }
 
-    /** The number of bytes the CDB moves (valid after setup). */
+    /** The number of bytes this command moves (valid after setup). */
     public final int transferLength() {
         return transferLength;
+    }
+
+    /**
+     * The number of bytes the CDB asked to move. It exceeds {@link #transferLength()} when a write
+     * offered less data than its CDB names: then only the whole blocks offered are written and the
+     * transport reports the rest as residual overflow.
+     */
+    public final int requestedLength() {
+        return requestedLength;
     }
 
     /** Data-in produced by the core, or data-out handed in by the transport. */
@@ -119,6 +130,12 @@ public abstract class ScsiCommand implements IoCallback {
 
     /** The command is complete; the transport sends the response. May be called from any thread. */
     protected abstract void commandDone();
+
+    /** The transport ends the command itself (e.g. its data phase went wrong): CHECK CONDITION. */
+    protected final void terminate(SenseCode code) {
+        releaseData();
+        checkCondition(code);
+    }
 
     // ----- completion from the backend (any thread) -----
 

@@ -53,7 +53,11 @@ public final class ScsiCore {
             c.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
             return false;
         }
-        return op.setup(lu, c);
+        boolean accepted = op.setup(lu, c);
+        if (c.requestedLength == 0) {
+            c.requestedLength = c.transferLength;
+        }
+        return accepted;
     }
 
     /** Runs a command that {@link #setup} accepted (for a write, after its data arrived). */

@@ -41,6 +41,7 @@ public final class SenseCode {
     public static final SenseCode INQUIRY_DATA_CHANGED = new SenseCode(UNIT_ATTENTION, 0x3F, 0x03, "inquiry data has changed");
     public static final SenseCode REPORTED_LUNS_DATA_CHANGED = new SenseCode(UNIT_ATTENTION, 0x3F, 0x0E, "reported luns data has changed");
     public static final SenseCode COMMANDS_CLEARED_BY_ANOTHER_INITIATOR = new SenseCode(UNIT_ATTENTION, 0x2F, 0x00, "commands cleared by another initiator");
+    public static final SenseCode DATA_PHASE_ERROR = new SenseCode(ABORTED_COMMAND, 0x4B, 0x00, "data phase error");
     public static final SenseCode MISCOMPARE_DURING_VERIFY = new SenseCode(MISCOMPARE, 0x1D, 0x00, "miscompare during verify operation");
 
     /** Fixed-format sense data is 18 bytes: 8 header bytes plus 10 additional. */

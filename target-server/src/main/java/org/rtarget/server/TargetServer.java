@@ -138,15 +138,19 @@ public final class TargetServer implements AutoCloseable {
                         ch.pipeline().addLast(new FlushConsolidationHandler(256, true), connection.decoder(), connection);
                     }
                 });
+        List<HostPort> bound = new ArrayList<>();
         for (HostPort portal : config.server().portals()) {
             try {
                 Channel ch = bootstrap.bind(new InetSocketAddress(portal.host(), portal.port())).sync().channel();
                 listeners.add(ch);
-                log.info("listening for iSCSI on {}", portal);
+                InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+                bound.add(new HostPort(portal.host(), local.getPort()));
+                log.info("listening for iSCSI on {}", new HostPort(local.getAddress().getHostAddress(), local.getPort()));
             } catch (Exception e) {
                 throw new IOException("cannot listen on " + portal + ": " + e.getMessage(), e);
             }
         }
+        directory.portals(bound);
     }
 
     public Config config() {

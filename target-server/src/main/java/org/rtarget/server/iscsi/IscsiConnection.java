@@ -149,7 +149,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
         if (session != null) {
             server.sessions().unregister(session);
-            session.detachLuns();
+            session.detachLuns(was != Phase.LOGGING_OUT);
             if (was != Phase.LOGGING_OUT) {
                 log.info("{} closed by {} without logout", session, peer);
             } else {
@@ -276,9 +276,11 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         decoder.maxDataSegmentLength(params.targetMaxRecvDataSegmentLength());
         phase = Phase.FULL_FEATURE;
         login = null;
-        log.info("{} logged in from {} ({}{})", session, peer,
-                params.headerDigest() ? "HeaderDigest=CRC32C " : "",
-                "MaxBurstLength=" + params.maxBurstLength());
+        log.info("{} logged in from {} (HeaderDigest={} DataDigest={} MaxRecvDataSegmentLength={} MaxBurstLength={}"
+                        + " FirstBurstLength={} ImmediateData={} InitialR2T={})", session, peer,
+                params.headerDigest() ? "CRC32C" : "None", params.dataDigest() ? "CRC32C" : "None",
+                params.initiatorMaxRecvDataSegmentLength(), params.maxBurstLength(), params.firstBurstLength(),
+                params.immediateData() ? "Yes" : "No", params.initialR2T() ? "Yes" : "No");
     }
 
     private void sendLoginResponse(int flags, int itt, TextKeys keys, LoginStatus status, int tsih) {

@@ -104,10 +104,10 @@ public final class IscsiSession implements ItNexus {
         reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Detaches from every logical unit (the session ended). */
-    void detachLuns() {
+    /** Detaches from every logical unit: the session ended, with a logout or lost. */
+    void detachLuns(boolean lost) {
         for (ItlNexus n : nexuses.values()) {
-            n.unit().detach(n);
+            n.unit().detach(n, lost);
         }
         nexuses.clear();
     }

@@ -17,7 +17,7 @@ public final class TargetDirectory {
     public static final int PORTAL_GROUP_TAG = 1;
 
     private volatile Map<String, IscsiTarget> targets;
-    private final List<HostPort> portals;
+    private volatile List<HostPort> portals;
     private final AuthConfig discoveryAuth;
 
     public TargetDirectory(Collection<IscsiTarget> targets, List<HostPort> portals, AuthConfig discoveryAuth) {
@@ -34,8 +34,14 @@ public final class TargetDirectory {
         return targets.values();
     }
 
+    /** The portals SendTargets reports. */
     public List<HostPort> portals() {
         return portals;
+    }
+
+    /** Sets the portals as actually bound (a configured port 0 becomes the port the OS chose). */
+    public void portals(List<HostPort> bound) {
+        this.portals = List.copyOf(bound);
     }
 
     /** CHAP for discovery sessions, or null. */

@@ -14,6 +14,23 @@ final class BlockOps {
     /** Where LBA and length sit in each CDB form. */
     enum Form { CDB6, CDB10, CDB12, CDB16 }
 
+    /** Byte 1 bits the commands read: RDPROTECT/WRPROTECT/VRPROTECT, DPO, FUA, BYTCHK. */
+    private static final int PROTECT = 0xE0;
+    private static final int DPO = 0x10;
+    private static final int FUA = 0x08;
+    private static final int BYTCHK = 0x06;
+
+    /** The CDB usage map of a block command: byte 1's {@code flags}, then LBA and length by form. */
+    static byte[] blockUsage(int opcode, Form form, int flags) {
+        return switch (form) {
+            case CDB6 -> ScsiOp.usage(opcode, 0x1F, 0xFF, 0xFF, 0xFF, 0x04);
+            case CDB10 -> ScsiOp.usage(opcode, flags, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0xFF, 0x04);
+            case CDB12 -> ScsiOp.usage(opcode, flags, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04);
+            case CDB16 -> ScsiOp.usage(opcode, flags, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04);
+        };
+    }
+
     /** Reads LBA and block count from the CDB into the command. */
     static void decode(ScsiCommand c, Form form) {
         switch (form) {
@@ -66,8 +83,9 @@ final class BlockOps {
     static final class Read extends ScsiOp {
         private final Form form;
 
-        Read(int opcode, String name, Form form) {
-            super(opcode, name, true, true);
+        Read(int opcode, String name, Form form, int conflicts) {
+            // DPO and FUA are accepted: every read goes to the backend (MODE SENSE says DPOFUA).
+            super(opcode, name, true, true, conflicts, blockUsage(opcode, form, PROTECT | DPO | FUA));
             this.form = form;
         }
 
@@ -117,8 +135,8 @@ final class BlockOps {
         private final Form form;
         private final boolean verify;
 
-        Write(int opcode, String name, Form form, boolean verify) {
-            super(opcode, name, true, true);
+        Write(int opcode, String name, Form form, boolean verify, int conflicts) {
+            super(opcode, name, true, true, conflicts, blockUsage(opcode, form, verify ? PROTECT | DPO : PROTECT | DPO | FUA));
             this.form = form;
             this.verify = verify;
         }
@@ -183,8 +201,8 @@ final class BlockOps {
     static final class Verify extends ScsiOp {
         private final Form form;
 
-        Verify(int opcode, String name, Form form) {
-            super(opcode, name, true, true);
+        Verify(int opcode, String name, Form form, int conflicts) {
+            super(opcode, name, true, true, conflicts, blockUsage(opcode, form, PROTECT | DPO | BYTCHK));
             this.form = form;
         }
 
@@ -254,8 +272,8 @@ final class BlockOps {
     static final class Synchronize extends ScsiOp {
         private final Form form;
 
-        Synchronize(int opcode, String name, Form form) {
-            super(opcode, name, true, true);
+        Synchronize(int opcode, String name, Form form, int conflicts) {
+            super(opcode, name, true, true, conflicts, blockUsage(opcode, form, 0)); // IMMED and SYNC_NV are ignored
             this.form = form;
         }
 
@@ -280,8 +298,8 @@ final class BlockOps {
     static final class Prefetch extends ScsiOp {
         private final Form form;
 
-        Prefetch(int opcode, String name, Form form) {
-            super(opcode, name, true, true);
+        Prefetch(int opcode, String name, Form form, int conflicts) {
+            super(opcode, name, true, true, conflicts, blockUsage(opcode, form, 0)); // IMMED is ignored
             this.form = form;
         }
 

@@ -13,8 +13,8 @@ final class EmulatedOps {
 
     /** A command that returns data built in memory, cut to the CDB's allocation length. */
     abstract static class DataIn extends ScsiOp {
-        DataIn(int opcode, String name, boolean reportsUnitAttention) {
-            super(opcode, name, false, reportsUnitAttention);
+        DataIn(int opcode, String name, boolean reportsUnitAttention, int conflicts, byte[] cdbUsage) {
+            super(opcode, name, false, reportsUnitAttention, conflicts, cdbUsage);
         }
 
         /** The allocation length from the CDB. */
@@ -51,10 +51,14 @@ final class EmulatedOps {
         }
     }
 
-    /** A command with no data that only answers GOOD once its CDB checks out. */
-    static final class NoData extends ScsiOp {
-        NoData(int opcode, String name) {
-            super(opcode, name, false, true);
+    /** A command with no data that only answers GOOD (TEST UNIT READY: the CDB holds nothing to read). */
+    static class NoData extends ScsiOp {
+        NoData(int opcode, String name, int conflicts) {
+            this(opcode, name, conflicts, usage(opcode, 0, 0, 0, 0, 0x04));
+        }
+
+        NoData(int opcode, String name, int conflicts, byte[] cdbUsage) {
+            super(opcode, name, false, true, conflicts, cdbUsage);
         }
 
         @Override
@@ -69,9 +73,30 @@ final class EmulatedOps {
         }
     }
 
+    /**
+     * START STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL: nothing to do on a fixed disk. SBC lets their
+     * harmless forms (START=1 with power condition 0; PREVENT=0) through persistent reservations:
+     * the form is harmless when CDB byte 4, masked with {@code mask}, equals {@code harmless}.
+     */
+    static final class MediumControl extends NoData {
+        private final int mask;
+        private final int harmless;
+
+        MediumControl(int opcode, String name, int conflicts, int mask, int harmless) {
+            super(opcode, name, conflicts, usage(opcode, 0, 0, 0, mask, 0x04));
+            this.mask = mask;
+            this.harmless = harmless;
+        }
+
+        @Override
+        int conflicts(ScsiCommand c) {
+            return (c.cdbByte(4) & mask) == harmless ? Conflicts.SPC2_OTHER : super.conflicts(c);
+        }
+    }
+
     static final class Inquiry extends DataIn {
-        Inquiry() {
-            super(0x12, "INQUIRY", false);
+        Inquiry(int conflicts) {
+            super(0x12, "INQUIRY", false, conflicts, usage(0x12, 0x01, 0xFF, 0xFF, 0xFF, 0x04));
         }
 
         @Override
@@ -106,8 +131,9 @@ final class EmulatedOps {
     }
 
     static final class ReportLuns extends DataIn {
-        ReportLuns() {
-            super(0xA0, "REPORT LUNS", false);
+        ReportLuns(int conflicts) {
+            super(0xA0, "REPORT LUNS", false, conflicts,
+                    usage(0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0x04));
         }
 
         @Override
@@ -137,8 +163,9 @@ final class EmulatedOps {
     }
 
     static final class RequestSense extends DataIn {
-        RequestSense() {
-            super(0x03, "REQUEST SENSE", false);
+        RequestSense(int conflicts) {
+            // DESC is ignored: the answer is always fixed format, which SPC-4 permits.
+            super(0x03, "REQUEST SENSE", false, conflicts, usage(0x03, 0, 0, 0, 0xFF, 0x04));
         }
 
         @Override
@@ -160,8 +187,9 @@ final class EmulatedOps {
     }
 
     static final class ReadCapacity10 extends DataIn {
-        ReadCapacity10() {
-            super(0x25, "READ CAPACITY(10)", true);
+        ReadCapacity10(int conflicts) {
+            super(0x25, "READ CAPACITY(10)", true, conflicts,
+                    usage(0x25, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0x04));
         }
 
         @Override
@@ -187,8 +215,16 @@ final class EmulatedOps {
     static final class ServiceActionIn16 extends DataIn {
         static final int READ_CAPACITY_16 = 0x10;
 
-        ServiceActionIn16() {
-            super(0x9E, "READ CAPACITY(16)", true);
+        ServiceActionIn16(int conflicts) {
+            super(0x9E, "READ CAPACITY(16)", true, conflicts,
+                    usage(0x9E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0x04));
+        }
+
+        private static final int[] SERVICE_ACTIONS = {READ_CAPACITY_16};
+
+        @Override
+        int[] serviceActions() {
+            return SERVICE_ACTIONS;
         }
 
         @Override
@@ -216,8 +252,10 @@ final class EmulatedOps {
     static final class ModeSense extends DataIn {
         private final boolean ten;
 
-        ModeSense(boolean ten) {
-            super(ten ? 0x5A : 0x1A, ten ? "MODE SENSE(10)" : "MODE SENSE(6)", true);
+        ModeSense(boolean ten, int conflicts) {
+            super(ten ? 0x5A : 0x1A, ten ? "MODE SENSE(10)" : "MODE SENSE(6)", true, conflicts,
+                    ten ? usage(0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0x04)
+                        : usage(0x1A, 0x08, 0xFF, 0xFF, 0xFF, 0x04));
             this.ten = ten;
         }
 
@@ -281,8 +319,10 @@ final class EmulatedOps {
     static final class ModeSelect extends ScsiOp {
         private final boolean ten;
 
-        ModeSelect(boolean ten) {
-            super(ten ? 0x55 : 0x15, ten ? "MODE SELECT(10)" : "MODE SELECT(6)", false, true);
+        ModeSelect(boolean ten, int conflicts) {
+            super(ten ? 0x55 : 0x15, ten ? "MODE SELECT(10)" : "MODE SELECT(6)", false, true, conflicts,
+                    ten ? usage(0x55, 0x01, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0x04)
+                        : usage(0x15, 0x01, 0, 0, 0xFF, 0x04));
             this.ten = ten;
         }
 

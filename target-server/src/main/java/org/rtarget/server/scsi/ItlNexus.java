@@ -17,6 +17,8 @@ public final class ItlNexus {
     /** Read without the lock on every command: unit attentions are rare. */
     private volatile boolean attentionPending;
     private volatile boolean detached;
+    /** The initiator port's name, asked of the transport once (reservations compare it). */
+    private volatile String initiatorPort;
 
     public ItlNexus(ItNexus it, int lun, LogicalUnit unit) {
         this.it = it;
@@ -26,6 +28,16 @@ public final class ItlNexus {
 
     public ItNexus it() {
         return it;
+    }
+
+    /** The initiator port's name (iqn plus ISID): what persistent reservation registrations belong to. */
+    public String initiatorPort() {
+        String port = initiatorPort;
+        if (port == null) {
+            port = it.initiatorPortName();
+            initiatorPort = port;
+        }
+        return port;
     }
 
     public int lun() {

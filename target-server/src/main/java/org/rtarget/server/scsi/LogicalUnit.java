@@ -8,7 +8,8 @@ import org.rtarget.gate.StandbyGate;
 
 /**
  * A SCSI direct-access logical unit: a block device behind its standby gate, with the state SPC and
- * SBC give a disk (write cache enable, the I_T_L nexuses that see it and their unit attentions).
+ * SBC give a disk (write cache enable, the I_T_L nexuses that see it and their unit attentions, its
+ * reservations).
  */
 public final class LogicalUnit {
     /** Largest transfer one command may ask for (reported in the Block Limits VPD page). */
@@ -22,7 +23,11 @@ public final class LogicalUnit {
     private final int blockShift;
     private volatile boolean writeCacheEnabled;
     private final Set<ItlNexus> nexuses = ConcurrentHashMap.newKeySet();
+    /** Initiator ports whose nexus was lost; bounded so that port churn cannot grow it forever. */
+    private final ConcurrentHashMap<String, Boolean> lostPorts = new ConcurrentHashMap<>();
+    private static final int MAX_REMEMBERED_PORTS = 4096;
     private final LunCounters counters = new LunCounters();
+    private final Reservations reservations = new Reservations(this);
 
     public LogicalUnit(LunIdentity identity, BlockDevice device, StandbyGate gate, boolean readOnly,
                        boolean writeCacheEnabled) {
@@ -83,15 +88,40 @@ public final class LogicalUnit {
         return counters;
     }
 
-    /** A new initiator sees this unit: it gets a power-on unit attention, as a new nexus should. */
+    /**
+     * An initiator port starts seeing this unit. A new nexus starts without unit attentions (as LIO
+     * does: some initiators, jSCSI among them, cannot take one on their first command); a port whose
+     * previous nexus was lost without a logout is told so with I_T NEXUS LOSS OCCURRED (SPC-4 5.14).
+     */
     public void attach(ItlNexus nexus) {
         nexuses.add(nexus);
-        nexus.postUnitAttention(SenseCode.POWER_ON_RESET);
+        String port = nexus.it().initiatorPortName();
+        if (lostPorts.remove(port) != null) {
+            nexus.postUnitAttention(SenseCode.IT_NEXUS_LOSS);
+        }
     }
 
-    public void detach(ItlNexus nexus) {
+    /** An initiator port stops seeing this unit; {@code lost} if its session ended without a logout. */
+    public void detach(ItlNexus nexus, boolean lost) {
         nexuses.remove(nexus);
         nexus.markDetached();
+        reservations.nexusGone(nexus); // an SPC-2 reservation ends with its nexus; registrations stay
+        if (lost && lostPorts.size() < MAX_REMEMBERED_PORTS) {
+            lostPorts.put(nexus.it().initiatorPortName(), Boolean.TRUE);
+        }
+    }
+
+    /**
+     * A LUN RESET (or target reset) reached this unit, sent by {@code issuer} (null for a target
+     * reset): SPC-2 reservations are released, whoever holds them; persistent reservations survive
+     * a reset, as SPC-4 says. The caller aborts the tasks and posts the unit attentions.
+     */
+    public void reset(ItlNexus issuer) {
+        reservations.reset();
+    }
+
+    Reservations reservations() {
+        return reservations;
     }
 
     /** The number of I_T_L nexuses attached (sessions that see this unit). */
@@ -103,6 +133,15 @@ public final class LogicalUnit {
     public void postUnitAttention(SenseCode code, ItlNexus except) {
         for (ItlNexus n : nexuses) {
             if (n != except) {
+                n.postUnitAttention(code);
+            }
+        }
+    }
+
+    /** Queues a unit attention for the nexuses of one initiator port (a persistent reservation registrant). */
+    void postUnitAttentionToPort(SenseCode code, String initiatorPort) {
+        for (ItlNexus n : nexuses) {
+            if (n.initiatorPort().equals(initiatorPort)) {
                 n.postUnitAttention(code);
             }
         }

@@ -49,6 +49,11 @@ public final class ScsiCore {
                 return false;
             }
         }
+        // Every reservation rule is in the opcode row; an unreserved unit costs one volatile read.
+        if (lu.reservations().conflicts(op, c)) {
+            c.statusOnly(ScsiStatus.RESERVATION_CONFLICT);
+            return false;
+        }
         if (Cdb.controlByteInvalid(c, opcode)) {
             c.checkCondition(SenseCode.INVALID_FIELD_IN_CDB);
             return false;

@@ -23,6 +23,8 @@ public final class SenseCode {
     public static final SenseCode LUN_NOT_SUPPORTED = new SenseCode(ILLEGAL_REQUEST, 0x25, 0x00, "logical unit not supported");
     public static final SenseCode PARAMETER_LIST_LENGTH_ERROR = new SenseCode(ILLEGAL_REQUEST, 0x1A, 0x00, "parameter list length error");
     public static final SenseCode INVALID_FIELD_IN_PARAMETER_LIST = new SenseCode(ILLEGAL_REQUEST, 0x26, 0x00, "invalid field in parameter list");
+    public static final SenseCode INVALID_RELEASE_OF_PERSISTENT_RESERVATION = new SenseCode(ILLEGAL_REQUEST, 0x26, 0x04, "invalid release of persistent reservation");
+    public static final SenseCode INSUFFICIENT_REGISTRATION_RESOURCES = new SenseCode(ILLEGAL_REQUEST, 0x55, 0x04, "insufficient registration resources");
     public static final SenseCode SAVING_PARAMETERS_NOT_SUPPORTED = new SenseCode(ILLEGAL_REQUEST, 0x39, 0x00, "saving parameters not supported");
     public static final SenseCode WRITE_PROTECTED = new SenseCode(DATA_PROTECT, 0x27, 0x00, "write protected");
     public static final SenseCode SPACE_ALLOCATION_FAILED = new SenseCode(DATA_PROTECT, 0x27, 0x07, "space allocation failed write protect");
@@ -35,8 +37,12 @@ public final class SenseCode {
     public static final SenseCode NOT_READY_STANDBY = new SenseCode(NOT_READY, 0x04, 0x0B, "logical unit not accessible, target port in standby state");
     public static final SenseCode NOT_READY_CAUSE_NOT_REPORTABLE = new SenseCode(NOT_READY, 0x04, 0x00, "logical unit not ready, cause not reportable");
     public static final SenseCode POWER_ON_RESET = new SenseCode(UNIT_ATTENTION, 0x29, 0x00, "power on, reset, or bus device reset occurred");
+    public static final SenseCode IT_NEXUS_LOSS = new SenseCode(UNIT_ATTENTION, 0x29, 0x07, "i_t nexus loss occurred");
     public static final SenseCode BUS_DEVICE_RESET = new SenseCode(UNIT_ATTENTION, 0x29, 0x03, "bus device reset function occurred");
     public static final SenseCode MODE_PARAMETERS_CHANGED = new SenseCode(UNIT_ATTENTION, 0x2A, 0x01, "mode parameters changed");
+    public static final SenseCode RESERVATIONS_PREEMPTED = new SenseCode(UNIT_ATTENTION, 0x2A, 0x03, "reservations preempted");
+    public static final SenseCode RESERVATIONS_RELEASED = new SenseCode(UNIT_ATTENTION, 0x2A, 0x04, "reservations released");
+    public static final SenseCode REGISTRATIONS_PREEMPTED = new SenseCode(UNIT_ATTENTION, 0x2A, 0x05, "registrations preempted");
     public static final SenseCode CAPACITY_DATA_CHANGED = new SenseCode(UNIT_ATTENTION, 0x2A, 0x09, "capacity data has changed");
     public static final SenseCode INQUIRY_DATA_CHANGED = new SenseCode(UNIT_ATTENTION, 0x3F, 0x03, "inquiry data has changed");
     public static final SenseCode REPORTED_LUNS_DATA_CHANGED = new SenseCode(UNIT_ATTENTION, 0x3F, 0x0E, "reported luns data has changed");

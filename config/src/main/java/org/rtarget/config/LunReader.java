@@ -11,7 +11,7 @@ import java.util.Set;
 final class LunReader {
 
     static final List<String> LUN_KEYS = List.of("lun", "name", "backend", "path", "size", "block-size",
-            "read-only", "write-cache", "deltas", "driver", "standby-busy-max", "standby-fallback",
+            "read-only", "write-cache", "deltas", "driver", "standby-enable", "standby-busy-max", "standby-fallback",
             "standby-errors");
     static final List<String> DRIVER_KEYS = List.of("command", "recovery", "restart-backoff",
             "restart-limit", "request-timeout");
@@ -122,12 +122,13 @@ final class LunReader {
     }
 
     private StandbyConfig readStandby(YamlMap map) {
+        boolean enable = map.optional("standby-enable", Scalars.BOOLEAN, true);
         Duration busyMax = map.optional("standby-busy-max", Scalars.DURATION, StandbyConfig.DEFAULT_BUSY_MAX);
         StandbyConfig.Fallback fallback = map.optional("standby-fallback", Scalars.FALLBACK,
                 StandbyConfig.Fallback.NOT_READY);
         List<String> errors = map.list("standby-errors")
                 .map(list -> list.scalars(Scalars.ERRNO_NAME).stream().distinct().toList())
                 .orElse(StandbyConfig.DEFAULT_ERRORS);
-        return new StandbyConfig(busyMax, fallback, errors);
+        return new StandbyConfig(enable, busyMax, fallback, errors);
     }
 }

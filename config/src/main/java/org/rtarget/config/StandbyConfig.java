@@ -8,11 +8,13 @@ import java.util.Objects;
 /**
  * How a LUN behaves while its storage recovers.
  *
+ * @param enable   whether the LUN may enter standby at all ({@code standby-enable}); the per-LUN fuse,
+ *                 effective only on a backend that can signal its recovery
  * @param busyMax  how long to answer BUSY before the fallback ({@code standby-busy-max})
  * @param fallback what to answer after that ({@code standby-fallback})
  * @param errors   errno names that switch standby on ({@code standby-errors}), upper case
  */
-public record StandbyConfig(Duration busyMax, Fallback fallback, List<String> errors) {
+public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback, List<String> errors) {
 
     public static final Duration DEFAULT_BUSY_MAX = Duration.ofSeconds(60);
     public static final List<String> DEFAULT_ERRORS = List.of("EBUSY", "ENOTCONN", "EIO");
@@ -45,6 +47,6 @@ public record StandbyConfig(Duration busyMax, Fallback fallback, List<String> er
     }
 
     public static StandbyConfig defaults() {
-        return new StandbyConfig(DEFAULT_BUSY_MAX, Fallback.NOT_READY, DEFAULT_ERRORS);
+        return new StandbyConfig(true, DEFAULT_BUSY_MAX, Fallback.NOT_READY, DEFAULT_ERRORS);
     }
 }

@@ -115,7 +115,7 @@ class ConfigLoaderTest {
         assertThat(fast.readOnly()).isTrue();
         assertThat(fast.writeCache()).isFalse();
         // errno names are stored upper case, without repeats
-        assertThat(fast.standby()).isEqualTo(new StandbyConfig(Duration.ofSeconds(90),
+        assertThat(fast.standby()).isEqualTo(new StandbyConfig(true, Duration.ofSeconds(90),
                 StandbyConfig.Fallback.HARDWARE_ERROR, List.of("EIO", "ENOTCONN")));
         assertThat(fast.driver()).isEqualTo(new DriverConfig(List.of("/usr/bin/drv", "--queues", "4"),
                 DriverConfig.Recovery.FAIL_IO, Duration.ofMillis(250), 0, Duration.ofMinutes(2)));

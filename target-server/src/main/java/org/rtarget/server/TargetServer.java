@@ -19,6 +19,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +33,16 @@ import org.rtarget.config.Config;
 import org.rtarget.config.HostPort;
 import org.rtarget.config.LunConfig;
 import org.rtarget.config.TargetConfig;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.rtarget.backend.Errno;
+import org.rtarget.config.StandbyConfig;
+import org.rtarget.gate.GatePolicy;
 import org.rtarget.gate.StandbyGate;
+import org.rtarget.gate.StandbyKey;
+import org.rtarget.gate.StandbyStateFile;
+import org.rtarget.server.admin.AdminApi;
+import org.rtarget.server.admin.AdminServer;
 import org.rtarget.server.iscsi.IscsiConnection;
 import org.rtarget.server.iscsi.IscsiTarget;
 import org.rtarget.server.iscsi.ServerContext;
@@ -59,10 +69,15 @@ public final class TargetServer implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private final List<LogicalUnit> units = new ArrayList<>();
     private final SessionRegistry sessions = new SessionRegistry();
+    private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final StandbyKey standbyKey;
     private TargetDirectory directory;
+    private AdminServer admin;
+    private HostPort adminAddress;
 
     private TargetServer(Config config) {
         this.config = config;
+        this.standbyKey = new StandbyKey(config.server().standbyCheck());
         this.ioExecutor = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("rtarget-io-"));
         IoHandlerFactory io;
         if (Epoll.isAvailable()) {
@@ -81,6 +96,8 @@ public final class TargetServer implements AutoCloseable {
         try {
             server.buildTargets();
             server.listen();
+            server.admin = new AdminServer(new AdminApi(server));
+            server.adminAddress = server.admin.start(config.server().admin());
             return server;
         } catch (IOException | InterruptedException | RuntimeException e) {
             server.close();
@@ -105,7 +122,7 @@ public final class TargetServer implements AutoCloseable {
         directory = new TargetDirectory(targets, config.server().portals(), config.server().discoveryAuth());
     }
 
-    private static LogicalUnit buildUnit(BackendFactory backends, TargetConfig target, LunConfig lun) {
+    private LogicalUnit buildUnit(BackendFactory backends, TargetConfig target, LunConfig lun) {
         BlockDevice device;
         try {
             device = backends.open(lun);
@@ -114,10 +131,25 @@ public final class TargetServer implements AutoCloseable {
             return null;
         }
         LunIdentity identity = LunIdentity.of(lun.name(), device.kind());
-        StandbyGate gate = new StandbyGate(lun.name());
+        StandbyGate gate = new StandbyGate(lun.name(), standbyKey, gatePolicy(lun.standby()),
+                new StandbyStateFile(config.server().stateDir(), lun.name()), metrics);
+        device.attach(gate);
+        if (device.standbyCapable() && lun.standby().enable()) {
+            gate.enable(); // the LUN joins its target: it may enter standby from now on
+        }
         log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", target.iqn(), lun.lun(),
                 lun.name(), device.kind(), device.size(), device.blockSize(), identity.wwn());
         return new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
+    }
+
+    static GatePolicy gatePolicy(StandbyConfig standby) {
+        List<Integer> errnos = standby.errors().stream().map(Errno::byName).toList();
+        GatePolicy.Fallback fallback = switch (standby.fallback()) {
+            case NOT_READY -> GatePolicy.Fallback.NOT_READY;
+            case DROP -> GatePolicy.Fallback.DROP;
+            case HARDWARE_ERROR -> GatePolicy.Fallback.HARDWARE_ERROR;
+        };
+        return GatePolicy.of(errnos, standby.busyMax(), fallback);
     }
 
     private void listen() throws IOException, InterruptedException {
@@ -165,6 +197,45 @@ public final class TargetServer implements AutoCloseable {
         return sessions;
     }
 
+    /** The admin endpoint's address as bound. */
+    public HostPort adminAddress() {
+        return adminAddress;
+    }
+
+    /** The outcome of an operator's recovery action. */
+    public record RecoverResult(LogicalUnit unit, String error, boolean notFound) {
+    }
+
+    /**
+     * The operator says a LUN's storage is back: reopen its image ({@code image}, or the same path
+     * when null) and, on success, leave standby. Blocking: call it off the iSCSI event loops.
+     */
+    public RecoverResult recover(String iqn, int lun, Path image) {
+        IscsiTarget target = directory.find(iqn);
+        LogicalUnit unit = target == null ? null : target.luns().get(lun);
+        if (unit == null) {
+            return new RecoverResult(null, target == null ? "no target " + iqn : "target " + iqn + " has no LUN " + lun,
+                    true);
+        }
+        try {
+            unit.device().recover(image);
+            log.info("LUN {} ({} LUN {}): storage recovered by the operator{}", unit.name(), iqn, lun,
+                    image == null ? "" : " onto " + image);
+            return new RecoverResult(unit, null, false);
+        } catch (IOException | UnsupportedOperationException e) {
+            log.warn("LUN {}: recovery failed: {}", unit.name(), e.getMessage());
+            return new RecoverResult(unit, e.getMessage(), false);
+        }
+    }
+
+    public PrometheusMeterRegistry metrics() {
+        return metrics;
+    }
+
+    public StandbyKey standbyKey() {
+        return standbyKey;
+    }
+
     /** The port the first portal listens on (useful when the configuration asked for port 0). */
     public int boundPort(int index) {
         return ((InetSocketAddress) listeners.get(index).localAddress()).getPort();
@@ -172,6 +243,9 @@ public final class TargetServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (admin != null) {
+            admin.close();
+        }
         for (Channel ch : listeners) {
             ch.close().awaitUninterruptibly();
         }

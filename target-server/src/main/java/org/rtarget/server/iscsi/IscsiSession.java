@@ -167,6 +167,11 @@ public final class IscsiSession implements ItNexus {
         return outstanding;
     }
 
+    /** The same, for the admin API (read from another thread: a snapshot, not exact). */
+    public int outstandingCommands() {
+        return outstanding;
+    }
+
     // ----- ItNexus -----
 
     @Override

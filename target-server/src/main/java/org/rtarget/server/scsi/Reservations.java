@@ -77,8 +77,11 @@ final class Reservations {
 
         /** The key READ RESERVATION reports: the holder's, or zero for the all registrants types. */
         long reservationKey() {
+            if (allRegistrants(type)) {
+                return 0;
+            }
             for (Registration r : registrations) {
-                if (!allRegistrants(type) && r.initiatorPort().equals(holder)) {
+                if (r.initiatorPort().equals(holder)) {
                     return r.key();
                 }
             }
@@ -127,10 +130,10 @@ final class Reservations {
         if (!reserved) {
             return false;
         }
-        return conflicts(op.conflicts(c), c.itl);
+        return conflictsWhileReserved(op.conflicts(c), c.itl);
     }
 
-    private synchronized boolean conflicts(int mask, ItlNexus nexus) {
+    private synchronized boolean conflictsWhileReserved(int mask, ItlNexus nexus) {
         if (spc2Holder != null) {
             return (mask & Conflicts.SPC2_ANY) != 0 || (spc2Holder != nexus && (mask & Conflicts.SPC2_OTHER) != 0);
         }
@@ -297,8 +300,8 @@ final class Reservations {
      */
     synchronized Outcome releaseSpc2(ItlNexus nexus) {
         if (!registrations.isEmpty()) {
-            String port = nexus.initiatorPort();
-            return holds(port) || registrations.containsKey(port) ? Outcome.GOOD : Outcome.CONFLICT;
+            // A holder is always registered too.
+            return registrations.containsKey(nexus.initiatorPort()) ? Outcome.GOOD : Outcome.CONFLICT;
         }
         if (spc2Holder == nexus) {
             spc2Holder = null;

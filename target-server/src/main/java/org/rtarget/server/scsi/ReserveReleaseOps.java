@@ -6,11 +6,11 @@ package org.rtarget.server.scsi;
  * {@link Reservations}.
  */
 final class ReserveReleaseOps {
-    private ReserveReleaseOps() {
-    }
-
     /** The CDB bits that ask for what we do not support: 3RDPTY, LONGID and the obsolete extent bit. */
     private static final int THIRD_PARTY_OR_EXTENT = 0x13;
+
+    private ReserveReleaseOps() {
+    }
 
     static final class Reserve extends ScsiOp {
         private final boolean ten;

@@ -25,6 +25,9 @@ import static org.rtarget.server.scsi.ScsiTestBed.testUnitReady;
 import static org.rtarget.server.scsi.ScsiTestBed.write10;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.rtarget.server.scsi.ScsiTestBed.Result;
 
@@ -119,15 +122,18 @@ class PersistentReservationTest {
         assertGood(bed.run(b, new byte[] {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}));                   // READ CAPACITY(10)
         assertGood(bed.run(b, new byte[] {(byte) 0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}));       // REPORT LUNS
         assertGood(bed.run(b, new byte[] {0x03, 0, 0, 0, 18, 0}));                              // REQUEST SENSE
-        assertGood(bed.run(b, testUnitReadyAfterRegistering()));
+        assertGood(bed.run(b, ScsiTestBed.reportSupportedOpcodes(0, false, 0, 0)));
     }
 
-    /** Exclusive Access refuses registered initiators too: only the holder gets through. */
-    private byte[] testUnitReadyAfterRegistering() {
+    @Test
+    void exclusiveAccessRefusesRegisteredInitiatorsToo() {
+        assertGood(out(a, REGISTER, 0, 0, KEY_A));
         assertGood(out(b, REGISTER, 0, 0, KEY_B));
+        assertGood(out(a, RESERVE, EXCLUSIVE_ACCESS, KEY_A, 0));
         assertConflict(bed.run(b, testUnitReady()));
+        assertGood(bed.run(a, testUnitReady()));
         assertGood(out(a, RELEASE, EXCLUSIVE_ACCESS, KEY_A, 0));
-        return testUnitReady();
+        assertGood(bed.run(b, testUnitReady())); // no unit attention: Exclusive Access is not shared
     }
 
     @Test
@@ -262,6 +268,39 @@ class PersistentReservationTest {
         assertThat(status.u64(at)).isEqualTo(KEY_B);
         assertThat(status.u8(at + 12)).isEqualTo(0x01);
         assertThat(status.u8(at + 13)).isEqualTo(WRITE_EXCLUSIVE);
+    }
+
+    @Test
+    void initiatorsOnManyThreadsLeaveAConsistentState() throws Exception {
+        int threads = 4;
+        List<Thread> workers = new ArrayList<>();
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            ItlNexus n = bed.login("iqn.2026-01.test:thread", 0x100 + t);
+            long key = 0x1000 + t;
+            workers.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < 200; i++) {
+                        assertGood(out(n, REGISTER, 0, 0, key));
+                        Result reserve = out(n, RESERVE, WRITE_EXCLUSIVE, key, 0);
+                        assertThat(reserve.status()).isIn(ScsiStatus.GOOD, ScsiStatus.RESERVATION_CONFLICT);
+                        Result write = bed.run(n, write10(i, 1), block(i));
+                        assertThat(write.status()).isIn(ScsiStatus.GOOD, ScsiStatus.RESERVATION_CONFLICT);
+                        assertGood(out(n, RELEASE, WRITE_EXCLUSIVE, key, 0));
+                        assertGood(out(n, REGISTER, 0, key, 0));
+                    }
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }));
+        }
+        for (Thread w : workers) {
+            w.join();
+        }
+        assertThat(failures).isEmpty();
+        assertThat(in(a, READ_KEYS).u32(4)).isZero();
+        assertThat(in(a, READ_RESERVATION).u32(4)).isZero();
+        assertThat(in(a, READ_KEYS).u32(0)).as("two changes per round").isEqualTo(threads * 200 * 2);
     }
 
     @Test

@@ -205,9 +205,18 @@ class NegotiatorTest {
 
     @Test
     void defaultTime2WaitIsTheMaximumAndTime2RetainTheMinimum() {
+        // Our values are 2 (the RFC default) and 0 (ErrorRecoveryLevel 0 keeps nothing after a drop).
         List<String> answer = answer(edited(KERNEL, l -> Captures.replace(
-                Captures.replace(l, "DefaultTime2Wait", "3600"), "DefaultTime2Retain", "0")));
-        assertThat(answer).contains("DefaultTime2Wait=3600", "DefaultTime2Retain=0");
+                Captures.replace(l, "DefaultTime2Wait", "0"), "DefaultTime2Retain", "3600")));
+        assertThat(answer).contains("DefaultTime2Wait=2", "DefaultTime2Retain=0");
+        assertThat(negotiator.params().defaultTime2Wait()).isEqualTo(2);
+        assertThat(negotiator.params().defaultTime2Retain()).isZero();
+    }
+
+    @Test
+    void aLongerWaitThanOursIsTaken() {
+        assertThat(answerTo(edited(KERNEL, l -> Captures.replace(l, "DefaultTime2Wait", "3600")), "DefaultTime2Wait"))
+                .isEqualTo("3600");
     }
 
     @ParameterizedTest

@@ -1,0 +1,139 @@
+package org.rtarget.server.admin;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.rtarget.config.HostPort;
+import org.rtarget.server.TargetServer;
+import org.rtarget.server.iscsi.IscsiSession;
+import org.rtarget.server.iscsi.IscsiTarget;
+import org.rtarget.server.scsi.LogicalUnit;
+
+/**
+ * The admin API's routes, independent of HTTP plumbing: each request is a method, a path, query
+ * parameters and a body, and gets a status, a content type and a body.
+ */
+public final class AdminApi {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern RECOVER = Pattern.compile("/api/targets/([^/]+)/luns/(\\d+)/recover");
+
+    /** One HTTP answer. */
+    public record Reply(int status, String contentType, String body) {
+        static Reply json(int status, ObjectNode node) {
+            return new Reply(status, "application/json", node.toPrettyString() + "\n");
+        }
+
+        static Reply error(int status, String message) {
+            ObjectNode node = JSON.createObjectNode();
+            node.put("error", message);
+            return json(status, node);
+        }
+    }
+
+    private final TargetServer server;
+
+    public AdminApi(TargetServer server) {
+        this.server = server;
+    }
+
+    public Reply handle(String method, String path, Map<String, List<String>> query, String body) {
+        if (method.equals("GET")) {
+            return switch (path) {
+                case "/metrics" -> new Reply(200, "text/plain; version=0.0.4; charset=utf-8", server.metrics().scrape());
+                case "/api/status", "/api", "/" -> Reply.json(200, status());
+                case "/healthz" -> new Reply(200, "text/plain", "ok\n");
+                default -> Reply.error(404, "no such resource: " + path);
+            };
+        }
+        if (method.equals("POST")) {
+            Matcher m = RECOVER.matcher(path);
+            if (m.matches()) {
+                String image = query.containsKey("image") ? query.get("image").getFirst() : null;
+                return recover(m.group(1), Integer.parseInt(m.group(2)), image);
+            }
+            return Reply.error(404, "no such action: " + path);
+        }
+        return Reply.error(405, "method " + method + " not allowed");
+    }
+
+    private Reply recover(String iqn, int lun, String image) {
+        TargetServer.RecoverResult result = server.recover(iqn, lun, image == null ? null : Path.of(image));
+        ObjectNode node = JSON.createObjectNode();
+        node.put("target", iqn);
+        node.put("lun", lun);
+        if (result.error() != null) {
+            node.put("error", result.error());
+            return Reply.json(result.notFound() ? 404 : 409, node);
+        }
+        node.put("name", result.unit().name());
+        node.put("standby", result.unit().gate().state());
+        return Reply.json(200, node);
+    }
+
+    /** The whole picture: server, targets with their LUNs, sessions. */
+    public ObjectNode status() {
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode srv = root.putObject("server");
+        ArrayNode portals = srv.putArray("portals");
+        for (HostPort p : server.directory().portals()) {
+            portals.add(p.toString());
+        }
+        srv.put("standbyCheck", server.standbyKey().on());
+        ArrayNode targets = root.putArray("targets");
+        for (IscsiTarget t : server.directory().all()) {
+            ObjectNode tn = targets.addObject();
+            tn.put("iqn", t.iqn());
+            if (t.alias() != null) {
+                tn.put("alias", t.alias());
+            }
+            tn.put("queueDepth", t.queueDepth());
+            ArrayNode luns = tn.putArray("luns");
+            for (Map.Entry<Integer, LogicalUnit> e : t.luns().entrySet()) {
+                LogicalUnit lu = e.getValue();
+                ObjectNode ln = luns.addObject();
+                ln.put("lun", e.getKey());
+                ln.put("name", lu.name());
+                ln.put("backend", lu.device().kind());
+                ln.put("size", lu.device().size());
+                ln.put("blockSize", lu.blockSize());
+                ln.put("readOnly", lu.readOnly());
+                ln.put("wwn", lu.identity().wwn());
+                ln.put("serial", lu.identity().serial());
+                ln.put("standby", lu.gate().state());
+                ln.put("sessions", lu.nexusCount());
+                LogicalUnit.LunCounters c = lu.counters();
+                ln.put("readCommands", c.readCommands.sum());
+                ln.put("writeCommands", c.writeCommands.sum());
+                ln.put("bytesRead", c.bytesRead.sum());
+                ln.put("bytesWritten", c.bytesWritten.sum());
+                ln.put("errors", c.errors.sum());
+            }
+        }
+        ArrayNode sessions = root.putArray("sessions");
+        for (IscsiSession s : server.sessions().all()) {
+            ObjectNode sn = sessions.addObject();
+            sn.put("tsih", s.tsih());
+            sn.put("initiator", s.initiatorName());
+            sn.put("isid", String.format("0x%012x", s.isid()));
+            sn.put("target", s.discovery() ? "(discovery)" : s.target().iqn());
+            sn.put("peer", s.connection().peer());
+            sn.put("commandsInFlight", s.outstandingCommands());
+            var p = s.params();
+            ObjectNode pn = sn.putObject("parameters");
+            pn.put("HeaderDigest", p.headerDigest() ? "CRC32C" : "None");
+            pn.put("DataDigest", p.dataDigest() ? "CRC32C" : "None");
+            pn.put("MaxRecvDataSegmentLength", p.initiatorMaxRecvDataSegmentLength());
+            pn.put("MaxBurstLength", p.maxBurstLength());
+            pn.put("FirstBurstLength", p.firstBurstLength());
+            pn.put("ImmediateData", p.immediateData());
+            pn.put("InitialR2T", p.initialR2T());
+            pn.put("MaxOutstandingR2T", p.maxOutstandingR2T());
+        }
+        return root;
+    }
+}

@@ -1,0 +1,68 @@
+package org.rtarget.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.rtarget.config.HostPort;
+
+/** Talks to a running server's admin endpoint. */
+final class AdminClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final HostPort address;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    AdminClient(HostPort address) {
+        this.address = address;
+    }
+
+    /** A failure talking to the server, with a message for the operator. */
+    static final class AdminException extends Exception {
+        AdminException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    JsonNode get(String path) throws AdminException {
+        return send(HttpRequest.newBuilder(uri(path)).GET());
+    }
+
+    JsonNode post(String path) throws AdminException {
+        return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.noBody()));
+    }
+
+    static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    private URI uri(String path) {
+        String host = address.host().contains(":") ? "[" + address.host() + "]" : address.host();
+        return URI.create("http://" + host + ":" + address.port() + path);
+    }
+
+    private JsonNode send(HttpRequest.Builder request) throws AdminException {
+        try {
+            HttpResponse<String> r = http.send(request.timeout(Duration.ofSeconds(60)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            JsonNode body = JSON.readTree(r.body());
+            if (r.statusCode() >= 400) {
+                throw new AdminException(body.path("error").asText("HTTP " + r.statusCode()));
+            }
+            return body;
+        } catch (ConnectException e) {
+            throw new AdminException("no server answers on " + address + " (is it running? --admin or --config name it)");
+        } catch (IOException e) {
+            throw new AdminException("talking to " + address + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AdminException("interrupted");
+        }
+    }
+}

@@ -8,6 +8,7 @@ import static org.rtarget.server.iscsi.TestPdus.WRITE;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -210,6 +211,43 @@ class FullFeaturePhaseTest {
         assertThat(target.readDevice(0, lba * BLOCK)).as("nothing written before the LBA")
                 .isEqualTo(new byte[lba * BLOCK]);
         assertThat(concat(read(ini, lba, 16))).as("read back through iSCSI").isEqualTo(content);
+    }
+
+    @Test
+    void aWriteWithUnsolicitedDataOutThenAnR2tForTheRestWritesTheRightBytes() {
+        // InitialR2T=No, as Linux offers and this target accepts: 8K immediate data, unsolicited
+        // Data-Out up to FirstBurstLength (64K), the rest solicited by R2T.
+        TestInitiator ini = target.connect();
+        List<String> keys = Captures.replace(TestInitiator.normalKeys(TestTarget.IQN, 262144), "InitialR2T", "No");
+        WirePdu login = ini.login(keys);
+        assertThat(login.keys()).contains("InitialR2T=No", "ImmediateData=Yes", "FirstBurstLength=65536");
+        testUnitReady(ini);
+
+        byte[] content = pattern(128 * 1024, 4);
+        int lba = 100;
+        int itt = ini.command(WRITE | SIMPLE, content.length, TestPdus.write10(lba, content.length / BLOCK),
+                Arrays.copyOfRange(content, 0, 8192)); // F=0: unsolicited Data-Out follows
+        List<WirePdu> early = new ArrayList<>(ini.received());
+        for (int sn = 0, offset = 8192; offset < 65536; sn++, offset += 8192) {
+            ini.send(TestPdus.dataOut(offset + 8192 == 65536, 0, itt, TestPdus.RESERVED, ini.expStatSn, sn, offset,
+                    Arrays.copyOfRange(content, offset, offset + 8192)));
+            early.addAll(ini.received());
+        }
+        assertThat(early).as("an R2T for what is beyond the first burst").singleElement()
+                .satisfies(r2t -> {
+                    assertThat(r2t.opcode()).isEqualTo(TestPdus.R2T);
+                    assertThat(r2t.word40()).isEqualTo(65536);
+                    assertThat(r2t.word44()).isEqualTo(65536);
+                });
+        int ttt = early.getFirst().ttt();
+        ini.send(TestPdus.dataOut(false, 0, itt, ttt, ini.expStatSn, 0, 65536, Arrays.copyOfRange(content, 65536, 98304)));
+        ini.send(TestPdus.dataOut(true, 0, itt, ttt, ini.expStatSn, 1, 98304, Arrays.copyOfRange(content, 98304, 131072)));
+
+        WirePdu status = ini.receiveOne();
+        assertThat(status.opcode()).isEqualTo(TestPdus.SCSI_RESPONSE);
+        assertThat(status.itt()).isEqualTo(itt);
+        assertThat(status.byte3()).as("GOOD").isZero();
+        assertThat(target.readDevice((long) lba * BLOCK, content.length)).isEqualTo(content);
     }
 
     @Test

@@ -105,6 +105,32 @@ class LoginPhaseTest {
     }
 
     @Test
+    void libiscsisLoginThroughTheSecurityStageGetsAuthMethodNone() {
+        // libiscsi-chap-mutual: first "AuthMethod=CHAP,None" (Security -> Operational), then the
+        // operational keys (Operational -> FullFeature). Our target has no CHAP: None is chosen.
+        TestInitiator ini = target.connect();
+        ini.send(Captures.withPairs(Captures.pdu("libiscsi-chap-mutual/0001-c1-I2T-Login-Request.bin"),
+                l -> Captures.replace(l, "TargetName", TestTarget.IQN)));
+        WirePdu security = ini.receiveOne();
+        assertThat(security.loginStatus()).isZero();
+        assertThat(security.flags()).as("T=1 CSG=Security NSG=Operational").isEqualTo(0x81);
+        assertThat(security.tsih()).as("no session before the final response").isZero();
+        assertThat(security.keys()).contains("AuthMethod=None", "TargetPortalGroupTag=1");
+        assertThat(ini.channel.isOpen()).isTrue();
+
+        ini.send(Captures.pdu("libiscsi-chap-mutual/0007-c1-I2T-Login-Request.bin"));
+        WirePdu operational = ini.receiveOne();
+        assertThat(operational.loginStatus()).isZero();
+        assertThat(operational.flags()).isEqualTo(0x87);
+        assertThat(operational.tsih()).isNotZero();
+        assertThat(operational.statSn()).isEqualTo(security.statSn() + 1);
+        assertThat(count(operational.keys(), "MaxRecvDataSegmentLength")).isOne();
+        assertThat(count(security.keys(), "TargetPortalGroupTag") + count(operational.keys(), "TargetPortalGroupTag"))
+                .as("TargetPortalGroupTag declared once").isOne();
+        assertThat(target.sessions.byTsih(operational.tsih())).isNotNull();
+    }
+
+    @Test
     void aLoginToATargetWeDoNotHaveGets0203AndTheConnectionCloses() {
         TestInitiator ini = target.connect();
         ini.send(Captures.pdu(LIBISCSI_NORMAL)); // TargetName=iqn.2026-11.test:capture, tgt's target

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -107,8 +108,8 @@ final class TestInitiator {
                 assertThat(Crc.wire(raw, header + padded)).as("data digest from the target")
                         .isEqualTo(Crc.crc32c(raw, header, padded));
             }
-            byte[] bhs = java.util.Arrays.copyOfRange(raw, 0, 48);
-            byte[] data = java.util.Arrays.copyOfRange(raw, header, header + dlen);
+            byte[] bhs = Arrays.copyOfRange(raw, 0, 48);
+            byte[] data = Arrays.copyOfRange(raw, header, header + dlen);
             WirePdu pdu = new WirePdu(bhs, data);
             track(pdu);
             pdus.add(pdu);

@@ -2,6 +2,7 @@ package org.rtarget.server.iscsi.pdu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.groups.Tuple.tuple;
 
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -198,8 +199,7 @@ class PduDecoderTest {
         EmbeddedChannel ch = decoderChannel(digests, TGT_MAX_RECV);
         ch.writeInbound(Unpooled.wrappedBuffer(raw(pdus, 135)), Unpooled.wrappedBuffer(raw(pdus, 137)));
         assertThat(drain(ch)).extracting(Decoded::opcode, Decoded::dataLength)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple(0x01, 8192),
-                        org.assertj.core.groups.Tuple.tuple(0x05, 8192));
+                .containsExactly(tuple(0x01, 8192), tuple(0x05, 8192));
     }
 
     @Test

@@ -19,15 +19,20 @@ import java.util.regex.Pattern;
  */
 public final class ServerProcess implements AutoCloseable {
     private static final Pattern LISTENING = Pattern.compile("listening for iSCSI on (\\S+):(\\d+)");
+    private static final Pattern ADMIN = Pattern.compile("admin API and /metrics on http://(\\S+)/");
 
     private final Process process;
     private final Path log;
+    private final Path config;
     private final int port;
+    private final String admin;
 
-    private ServerProcess(Process process, Path log, int port) {
+    private ServerProcess(Process process, Path log, Path config, int port, String admin) {
         this.process = process;
         this.log = log;
+        this.config = config;
         this.port = port;
+        this.admin = admin;
     }
 
     /** The packaged server jar (built by the target-server module before these tests run). */
@@ -70,8 +75,9 @@ public final class ServerProcess implements AutoCloseable {
         while (System.nanoTime() < deadline) {
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             Matcher m = LISTENING.matcher(text);
-            if (m.find()) {
-                return new ServerProcess(process, log, Integer.parseInt(m.group(2)));
+            Matcher a = ADMIN.matcher(text);
+            if (m.find() && a.find()) {
+                return new ServerProcess(process, log, config, Integer.parseInt(m.group(2)), a.group(1));
             }
             if (!process.isAlive()) {
                 fail("server exited with status " + process.exitValue() + " before listening:\n" + text);
@@ -85,6 +91,19 @@ public final class ServerProcess implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** The admin endpoint as HOST:PORT. */
+    public String adminAddress() {
+        return admin;
+    }
+
+    public Admin admin() {
+        return new Admin(admin);
+    }
+
+    public Path config() {
+        return config;
     }
 
     public String portal() {

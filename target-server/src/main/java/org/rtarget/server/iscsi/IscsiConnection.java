@@ -541,6 +541,15 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         tasks.remove(task.itt);
         session.commandEnded();
         ByteBuf data = task.takeData();
+        if (task.dropConnection()) {
+            if (data != null) {
+                data.release();
+            }
+            String lun = task.itl().unit().name();
+            recycle(task);
+            close("LUN " + lun + " stayed in standby past standby-busy-max (standby-fallback: drop)");
+            return;
+        }
         int produced = data == null ? 0 : data.readableBytes();
         if (task.status() == ScsiStatus.GOOD && task.direction() == ScsiCommand.Direction.IN
                 && produced > 0 && task.readExpected > 0) {
@@ -794,6 +803,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             });
         }
         for (LogicalUnit unit : units) {
+            unit.reset(issuer);
             unit.postUnitAttention(attention, issuer);
         }
         barrier.arm();

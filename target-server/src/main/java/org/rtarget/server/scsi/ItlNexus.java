@@ -17,6 +17,7 @@ public final class ItlNexus {
     /** Read without the lock on every command: unit attentions are rare. */
     private volatile boolean attentionPending;
     private volatile boolean detached;
+    private volatile boolean replaced;
     /** The initiator port's name, asked of the transport once (reservations compare it). */
     private volatile String initiatorPort;
 
@@ -90,5 +91,14 @@ public final class ItlNexus {
 
     public boolean detached() {
         return detached;
+    }
+
+    /** A newer nexus of the same initiator port took over (session reinstatement). */
+    void markReplaced() {
+        replaced = true;
+    }
+
+    boolean replaced() {
+        return replaced;
     }
 }

@@ -94,9 +94,18 @@ public final class LogicalUnit {
      * previous nexus was lost without a logout is told so with I_T NEXUS LOSS OCCURRED (SPC-4 5.14).
      */
     public void attach(ItlNexus nexus) {
+        String port = nexus.initiatorPort();
+        boolean lost = lostPorts.remove(port) != null;
+        // A session being reinstated is still attached here (it closes later, on its own event
+        // loop): its nexus is lost now, and it must not be remembered as lost once more later.
+        for (ItlNexus old : nexuses) {
+            if (old.initiatorPort().equals(port)) {
+                old.markReplaced();
+                lost = true;
+            }
+        }
         nexuses.add(nexus);
-        String port = nexus.it().initiatorPortName();
-        if (lostPorts.remove(port) != null) {
+        if (lost) {
             nexus.postUnitAttention(SenseCode.IT_NEXUS_LOSS);
         }
     }
@@ -106,8 +115,8 @@ public final class LogicalUnit {
         nexuses.remove(nexus);
         nexus.markDetached();
         reservations.nexusGone(nexus); // an SPC-2 reservation ends with its nexus; registrations stay
-        if (lost && lostPorts.size() < MAX_REMEMBERED_PORTS) {
-            lostPorts.put(nexus.it().initiatorPortName(), Boolean.TRUE);
+        if (lost && !nexus.replaced() && lostPorts.size() < MAX_REMEMBERED_PORTS) {
+            lostPorts.put(nexus.initiatorPort(), Boolean.TRUE);
         }
     }
 

@@ -18,13 +18,15 @@ import org.rtarget.server.scsi.BlockOps.Form;
  */
 final class OpcodeTable {
     private static final ScsiOp[] OPS = new ScsiOp[256];
+    /** TEST UNIT READY: the path checkers' command, which the standby gate treats specially. */
+    static final ScsiOp TEST_UNIT_READY = new EmulatedOps.NoData(0x00, "TEST UNIT READY", Conflicts.READ);
     private static final ScsiOp INQUIRY = new EmulatedOps.Inquiry(NONE);
     private static final ScsiOp REPORT_LUNS = new EmulatedOps.ReportLuns(NONE);
     private static final ScsiOp REQUEST_SENSE = new EmulatedOps.RequestSense(NONE);
     private static final List<ScsiOp> ROWS;
 
     static {
-        add(new EmulatedOps.NoData(0x00, "TEST UNIT READY", READ));
+        add(TEST_UNIT_READY);
         add(REQUEST_SENSE);
         add(new BlockOps.Read(0x08, "READ(6)", Form.CDB6, READ));
         add(new BlockOps.Write(0x0A, "WRITE(6)", Form.CDB6, false, WRITE));

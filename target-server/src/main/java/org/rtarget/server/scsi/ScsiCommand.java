@@ -37,6 +37,7 @@ public abstract class ScsiCommand implements IoCallback {
     int stage;
     ByteBuf data;
     ByteBuf verifyBuffer;
+    boolean dropConnection;
     int status;
     byte[] sense;
 
@@ -54,6 +55,7 @@ public abstract class ScsiCommand implements IoCallback {
         stage = 0;
         data = null;
         verifyBuffer = null;
+        dropConnection = false;
         status = ScsiStatus.GOOD;
         sense = null;
         expectedLength = 0;
@@ -102,6 +104,14 @@ public abstract class ScsiCommand implements IoCallback {
     /** Fixed-format sense data for CHECK CONDITION, or null. Shared arrays: do not modify. */
     public final byte[] sense() {
         return sense;
+    }
+
+    /**
+     * Set instead of an answer when the LUN's standby fallback is to drop the initiator's
+     * connection: the transport closes it and sends nothing.
+     */
+    public final boolean dropConnection() {
+        return dropConnection;
     }
 
     public final ItlNexus itl() {

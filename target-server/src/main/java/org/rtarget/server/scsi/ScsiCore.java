@@ -62,21 +62,51 @@ public final class ScsiCore {
         if (c.requestedLength == 0) {
             c.requestedLength = c.transferLength;
         }
+        if (accepted) {
+            // Refuse during standby before any write data is solicited: the BUSY path stays cheap.
+            StandbyGate.Admission admission = admission(lu, c);
+            if (admission != StandbyGate.Admission.PASS) {
+                answerRefusal(c, admission);
+                return false;
+            }
+        }
         return accepted;
     }
 
     /** Runs a command that {@link #setup} accepted (for a write, after its data arrived). */
     public static void execute(ScsiCommand c) {
         LogicalUnit lu = c.itl.detached() ? null : c.itl.unit();
-        ScsiOp op = c.op;
-        if (lu != null && op.mediaAccess()) {
-            StandbyGate.Admission admission = lu.gate().admit();
-            if (admission != StandbyGate.Admission.PASS) {
-                refuse(c, admission);
-                return;
-            }
+        // Checked again after a write's data arrived: standby may have begun meanwhile.
+        if (lu != null && !admitted(lu, c)) {
+            return;
         }
-        op.execute(lu, c);
+        c.op.execute(lu, c);
+    }
+
+    /**
+     * Asks the standby gate about a command: media-access commands are stopped while the LUN is in
+     * standby, TEST UNIT READY follows the fallback once busy-max has passed (see
+     * {@link StandbyGate#admitPathCheck()}). Returns false if the command was answered here. The
+     * common case, no standby, costs one volatile read.
+     */
+    private static boolean admitted(LogicalUnit lu, ScsiCommand c) {
+        StandbyGate.Admission admission = admission(lu, c);
+        if (admission == StandbyGate.Admission.PASS) {
+            return true;
+        }
+        answerRefusal(c, admission);
+        finish(c);
+        return false;
+    }
+
+    private static StandbyGate.Admission admission(LogicalUnit lu, ScsiCommand c) {
+        if (c.op.mediaAccess()) {
+            return lu.gate().admit();
+        }
+        if (c.op == OpcodeTable.TEST_UNIT_READY) {
+            return lu.gate().admitPathCheck();
+        }
+        return StandbyGate.Admission.PASS;
     }
 
     /** Ends a command: releases data-out, keeps data-in only for GOOD status, tells the transport. */
@@ -122,14 +152,17 @@ public final class ScsiCore {
         c.statusOnly(c.outstandingCommands() > 1 ? ScsiStatus.TASK_SET_FULL : ScsiStatus.BUSY);
     }
 
-    private static void refuse(ScsiCommand c, StandbyGate.Admission admission) {
+    /** Sets the answer for a command the gate refused (the caller sends it). */
+    private static void answerRefusal(ScsiCommand c, StandbyGate.Admission admission) {
         switch (admission) {
             case BUSY -> busy(c);
             case NOT_READY -> c.checkCondition(SenseCode.NOT_READY_STANDBY);
             case HARDWARE_ERROR -> c.checkCondition(SenseCode.COMMUNICATION_FAILURE);
-            case DROP -> c.statusOnly(ScsiStatus.BUSY); // the transport drops the connection
+            case DROP -> {
+                c.statusOnly(ScsiStatus.BUSY);
+                c.dropConnection = true; // the transport closes the connection instead of answering
+            }
             case PASS -> throw new IllegalStateException();
         }
-        finish(c);
     }
 }

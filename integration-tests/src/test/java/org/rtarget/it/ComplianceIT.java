@@ -37,7 +37,8 @@ class ComplianceIT {
                 targets:
                   - iqn: %s
                     luns:
-                      - {lun: 0, name: compliance, backend: memory, size: 256M}
+                      - {lun: 0, name: compliance-mem, backend: memory, size: 256M}
+                      - {lun: 1, name: compliance-file, backend: file, path: compliance.img, size: 256M}
                 """.formatted(IQN));
     }
 
@@ -49,16 +50,25 @@ class ComplianceIT {
     }
 
     @Test
-    void complianceSuite() throws Exception {
-        Tools.Result run = Tools.run(1200, "iscsi-test-cu", "-d", "-v", server.url(IQN, 0));
-        Path log = dir.resolve("cu.log");
+    void complianceSuiteOnAMemoryLun() throws Exception {
+        complianceSuite(0);
+    }
+
+    @Test
+    void complianceSuiteOnAFileLun() throws Exception {
+        complianceSuite(1);
+    }
+
+    private void complianceSuite(int lun) throws Exception {
+        Tools.Result run = Tools.run(1200, "iscsi-test-cu", "-d", "-v", server.url(IQN, lun));
+        Path log = dir.resolve("cu-" + lun + ".log");
         Files.writeString(log, run.output());
         String score = Tools.run(60, Tools.shared().resolve("tools/cu-score").toString(), log.toString()).ok()
                 .output();
-        System.out.println("ComplianceIT: " + score.lines().reduce((a, b) -> b).orElse(""));
+        System.out.println("ComplianceIT LUN " + lun + ": " + score.lines().reduce((a, b) -> b).orElse(""));
         assertThat(server.alive()).as("the server survived the suite").isTrue();
         // It still serves a fresh session afterwards.
-        Tools.run(30, "iscsi-inq", server.url(IQN, 0)).ok();
+        Tools.run(30, "iscsi-inq", server.url(IQN, lun)).ok();
 
         String json = Tools.run(60, Tools.shared().resolve("tools/cu-score").toString(), log.toString(), "--json")
                 .ok().output();

@@ -131,6 +131,18 @@ public final class ServerProcess implements AutoCloseable {
         }
     }
 
+    /** Keeps a copy of the log in target/server-logs for a look after the run (temp dirs vanish). */
+    private void keepLog() {
+        try {
+            Path kept = Path.of("target", "server-logs");
+            Files.createDirectories(kept);
+            Files.copy(log, kept.resolve("server-" + process.pid() + ".log"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            // only a convenience
+        }
+    }
+
     public boolean alive() {
         return process.isAlive();
     }
@@ -138,6 +150,7 @@ public final class ServerProcess implements AutoCloseable {
     /** Stops the server as an operator would (SIGTERM) and waits for it. */
     @Override
     public void close() throws InterruptedException {
+        keepLog();
         process.destroy();
         if (!process.waitFor(15, java.util.concurrent.TimeUnit.SECONDS)) {
             process.destroyForcibly();

@@ -48,7 +48,9 @@ public final class Tools {
     public static Result run(long timeoutSeconds, List<String> command, String input)
             throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()));
+        // Drained on a thread of its own: the common pool may be busy with a test's background job.
+        CompletableFuture<String> out = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> out.complete(drain(p.getInputStream())));
         if (input != null) {
             try (var stdin = p.getOutputStream()) {
                 stdin.write(input.getBytes(StandardCharsets.UTF_8));

@@ -36,6 +36,11 @@ public interface BlockDevice extends AutoCloseable {
         return false;
     }
 
+    /** The unit in which {@link #unmap} really releases space, in bytes (reported as optimal unmap granularity). */
+    default int unmapGranularity() {
+        return blockSize();
+    }
+
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
     void read(long offset, ByteBuffer dst, IoCallback callback);
 
@@ -48,6 +53,15 @@ public interface BlockDevice extends AutoCloseable {
     /** Releases {@code length} bytes at {@code offset}; later reads of them return zeros. */
     default void unmap(long offset, long length, IoCallback callback) {
         callback.failed(IoFailure.of(IoFailure.Kind.UNSUPPORTED, 0, kind() + " backend cannot unmap"));
+    }
+
+    /**
+     * Tells whether the bytes at {@code offset} are mapped (hold data) or unmapped (were never
+     * written or were unmapped, and read as zeros), and for how many bytes (at most {@code limit})
+     * that stays so. A device that does not track it says: mapped, all of it.
+     */
+    default void extent(long offset, long limit, ExtentCallback callback) {
+        callback.found(true, limit);
     }
 
     /**

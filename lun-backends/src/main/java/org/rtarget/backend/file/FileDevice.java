@@ -11,6 +11,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.rtarget.backend.BlockDevice;
 import org.rtarget.backend.Errno;
+import org.rtarget.backend.ExtentCallback;
 import org.rtarget.backend.IoCallback;
 import org.rtarget.backend.IoFailure;
 import org.rtarget.backend.StorageEvents;
@@ -237,6 +238,12 @@ public final class FileDevice implements BlockDevice {
         this.events = Objects.requireNonNull(events, "events");
     }
 
+    /** Filesystems free whole blocks of their own; 4 KiB is the common one. */
+    @Override
+    public int unmapGranularity() {
+        return Math.max(4096, blockSize);
+    }
+
     @Override
     public void read(long offset, ByteBuffer dst, IoCallback callback) {
         int length = dst.remaining();
@@ -415,6 +422,48 @@ public final class FileDevice implements BlockDevice {
         } finally {
             current.release();
         }
+    }
+
+    /** Holes in the image are unmapped blocks: found with lseek SEEK_DATA / SEEK_HOLE. */
+    @Override
+    public void extent(long offset, long limit, ExtentCallback callback) {
+        if (!inRange(offset, 0)) {
+            callback.failed(outOfRange("extent", offset, limit));
+            return;
+        }
+        try {
+            ioExecutor.execute(() -> extentNow(offset, Math.min(limit, size - offset), callback));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            callback.failed(unexpected("extent", e));
+        }
+    }
+
+    private void extentNow(long offset, long limit, ExtentCallback callback) {
+        OpenImage current = acquire();
+        if (current == null) {
+            callback.failed(closedFailure("extent"));
+            return;
+        }
+        long found;
+        boolean mapped;
+        try {
+            long data = current.file().nextData(offset);
+            mapped = data == offset;
+            if (mapped) {
+                found = current.file().nextHole(offset) - offset;
+            } else {
+                found = (data < 0 ? size : data) - offset;
+            }
+        } catch (PosixException e) {
+            callback.failed(IoFailure.ofErrno(e.errno(), "extent at " + offset + ": " + e.getMessage()));
+            return;
+        } catch (RuntimeException e) {
+            callback.failed(unexpected("extent", e));
+            return;
+        } finally {
+            current.release();
+        }
+        callback.found(mapped, Math.max(1, Math.min(found, limit)));
     }
 
     private IoFailure unmapNow(long offset, long length) {

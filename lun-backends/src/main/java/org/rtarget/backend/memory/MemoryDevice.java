@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.rtarget.backend.BlockDevice;
+import org.rtarget.backend.ExtentCallback;
 import org.rtarget.backend.IoCallback;
 import org.rtarget.backend.IoFailure;
 
@@ -75,6 +76,12 @@ public final class MemoryDevice implements BlockDevice {
     @Override
     public boolean thinProvisioned() {
         return true;
+    }
+
+    /** Only whole chunks are freed; a partial range is zeroed and stays allocated. */
+    @Override
+    public int unmapGranularity() {
+        return CHUNK_SIZE;
     }
 
     @Override
@@ -157,6 +164,23 @@ public final class MemoryDevice implements BlockDevice {
             offset += n;
         }
         callback.completed();
+    }
+
+    /** A chunk never written (or unmapped whole) is unmapped; the run ends where that changes. */
+    @Override
+    public void extent(long offset, long limit, ExtentCallback callback) {
+        IoFailure failure = check("extent", offset, 0);
+        if (failure != null) {
+            callback.failed(failure);
+            return;
+        }
+        long end = Math.min(size, offset + limit);
+        boolean mapped = chunks.get((int) (offset >>> CHUNK_SHIFT)) != null;
+        long at = offset;
+        while (at < end && (chunks.get((int) (at >>> CHUNK_SHIFT)) != null) == mapped) {
+            at = ((at >>> CHUNK_SHIFT) + 1) << CHUNK_SHIFT;
+        }
+        callback.found(mapped, Math.min(at, end) - offset);
     }
 
     /** Bytes of memory held by written chunks (a multiple of {@link #CHUNK_SIZE}, except the last chunk). */

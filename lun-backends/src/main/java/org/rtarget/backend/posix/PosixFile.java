@@ -24,6 +24,8 @@ public final class PosixFile implements AutoCloseable {
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
 
     private static final int SEEK_END = 2;
+    private static final int SEEK_DATA = 3;
+    private static final int SEEK_HOLE = 4;
 
     private final int fd;
     private final Path path;
@@ -135,6 +137,30 @@ public final class PosixFile implements AutoCloseable {
      */
     public long size() throws PosixException {
         long r = Posix.lseek(fd, 0, SEEK_END);
+        if (r < 0) {
+            throw new PosixException("lseek", pathText, (int) -r);
+        }
+        return r;
+    }
+
+    /**
+     * The next offset at or after {@code offset} that holds data (lseek SEEK_DATA), or -1 if only
+     * a hole follows.
+     */
+    public long nextData(long offset) throws PosixException {
+        return seek(offset, SEEK_DATA);
+    }
+
+    /** The next hole at or after {@code offset} (lseek SEEK_HOLE); the end of the file counts as one. */
+    public long nextHole(long offset) throws PosixException {
+        return seek(offset, SEEK_HOLE);
+    }
+
+    private long seek(long offset, int whence) throws PosixException {
+        long r = Posix.lseek(fd, offset, whence);
+        if (r == -Errno.ENXIO) {
+            return -1;
+        }
         if (r < 0) {
             throw new PosixException("lseek", pathText, (int) -r);
         }

@@ -211,20 +211,54 @@ final class EmulatedOps {
         }
     }
 
-    /** SERVICE ACTION IN(16): READ CAPACITY(16) is the only service action so far. */
-    static final class ServiceActionIn16 extends DataIn {
-        static final int READ_CAPACITY_16 = 0x10;
+    /**
+     * SERVICE ACTION IN(16): READ CAPACITY(16) and GET LBA STATUS are different commands behind one
+     * opcode; this row only picks the one the CDB's service action names.
+     */
+    static final class ServiceActionIn16 extends ScsiOp {
+        private static final int[] SERVICE_ACTIONS = {ReadCapacity16.SERVICE_ACTION, ProvisioningOps.GetLbaStatus.SERVICE_ACTION};
+        private final ScsiOp readCapacity;
+        private final ScsiOp getLbaStatus;
 
-        ServiceActionIn16(int conflicts) {
-            super(0x9E, "READ CAPACITY(16)", true, conflicts,
-                    usage(0x9E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0x04));
+        ServiceActionIn16(ScsiOp readCapacity, ScsiOp getLbaStatus) {
+            super(0x9E, "SERVICE ACTION IN(16)", false, true, Conflicts.NONE,
+                    usage(0x9E, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0x07));
+            this.readCapacity = readCapacity;
+            this.getLbaStatus = getLbaStatus;
         }
-
-        private static final int[] SERVICE_ACTIONS = {READ_CAPACITY_16};
 
         @Override
         int[] serviceActions() {
             return SERVICE_ACTIONS;
+        }
+
+        @Override
+        ScsiOp resolve(ScsiCommand c) {
+            return switch (c.cdbByte(1) & 0x1F) {
+                case ReadCapacity16.SERVICE_ACTION -> readCapacity;
+                case ProvisioningOps.GetLbaStatus.SERVICE_ACTION -> getLbaStatus;
+                default -> null;
+            };
+        }
+
+        @Override
+        boolean setup(LogicalUnit lu, ScsiCommand c) {
+            throw new IllegalStateException("resolved to a service action before setup");
+        }
+
+        @Override
+        void execute(LogicalUnit lu, ScsiCommand c) {
+            throw new IllegalStateException("resolved to a service action before execute");
+        }
+    }
+
+    /** READ CAPACITY(16): capacity, block size, and whether the LUN is thin (LBPME, LBPRZ). */
+    static final class ReadCapacity16 extends DataIn {
+        static final int SERVICE_ACTION = 0x10;
+
+        ReadCapacity16(int conflicts) {
+            super(0x9E, "READ CAPACITY(16)", true, conflicts,
+                    usage(0x9E, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0x07));
         }
 
         @Override
@@ -234,7 +268,7 @@ final class EmulatedOps {
 
         @Override
         SenseCode check(LogicalUnit lu, ScsiCommand c) {
-            return (c.cdbByte(1) & 0x1F) != READ_CAPACITY_16 ? SenseCode.INVALID_FIELD_IN_CDB : null;
+            return null;
         }
 
         @Override
@@ -243,7 +277,8 @@ final class EmulatedOps {
             out.writeInt(lu.blockSize());
             out.writeByte(0);       // no protection information
             out.writeByte(0);       // one logical block per physical block
-            out.writeShort(0);      // LBPME/LBPRZ off (fully provisioned), lowest aligned LBA 0
+            // LBPME and LBPRZ: a thin LUN whose unmapped blocks read as zeros; lowest aligned LBA 0.
+            out.writeShort(lu.thinProvisioned() ? 0xC000 : 0);
             out.writeZero(16);
         }
     }

@@ -131,17 +131,18 @@ final class InquiryData {
     private static void blockLimits(ByteBuf out, LogicalUnit lu) {
         header(out, PAGE_BLOCK_LIMITS, 0x3C);
         int maxBlocks = LogicalUnit.MAX_TRANSFER_BYTES / lu.blockSize();
-        out.writeByte(0);                       // WSNZ
+        boolean thin = lu.thinProvisioned();
+        out.writeByte(0x01);                    // WSNZ: WRITE SAME of zero blocks is refused
         out.writeByte(0);                       // maximum COMPARE AND WRITE length: not supported
         out.writeShort(1);                      // optimal transfer length granularity
         out.writeInt(maxBlocks);                // maximum transfer length
         out.writeInt((1 << 20) / lu.blockSize()); // optimal transfer length: 1 MiB
         out.writeInt(maxBlocks);                // maximum prefetch length
-        out.writeInt(0);                        // maximum UNMAP LBA count: UNMAP not supported
-        out.writeInt(0);                        // maximum UNMAP block descriptor count
-        out.writeInt(0);                        // optimal unmap granularity
-        out.writeInt(0);                        // unmap granularity alignment
-        out.writeLong(0);                       // maximum WRITE SAME length
+        out.writeInt(thin ? ProvisioningOps.MAX_UNMAP_BLOCKS : 0);      // maximum UNMAP LBA count
+        out.writeInt(thin ? ProvisioningOps.MAX_UNMAP_DESCRIPTORS : 0); // maximum UNMAP descriptors
+        out.writeInt(thin ? Math.max(1, lu.device().unmapGranularity() / lu.blockSize()) : 0); // optimal unmap granularity
+        out.writeInt(0);                        // unmap granularity alignment (UGAVALID=0)
+        out.writeLong(ProvisioningOps.maxWriteSameBlocks(lu)); // maximum WRITE SAME length
         out.writeZero(0x40 - 44);
     }
 
@@ -151,12 +152,13 @@ final class InquiryData {
         out.writeZero(0x3C - 2);
     }
 
-    /** Logical block provisioning: fully provisioned; no UNMAP or WRITE SAME unmapping yet. */
+    /** Logical block provisioning: thin LUNs unmap through UNMAP and WRITE SAME, and read zeros after. */
     private static void provisioning(ByteBuf out, LogicalUnit lu) {
         header(out, PAGE_PROVISIONING, 4);
+        boolean thin = lu.thinProvisioned();
         out.writeByte(0);                       // threshold exponent
-        out.writeByte(0);                       // LBPU, LBPWS, LBPWS10, LBPRZ, ANC_SUP, DP: none
-        out.writeByte(0);                       // provisioning type: full
+        out.writeByte(thin ? 0xE4 : 0);         // LBPU, LBPWS, LBPWS10, LBPRZ=001b; no anchors, no DP
+        out.writeByte(thin ? 0x02 : 0);         // provisioning type: thin, or full
         out.writeByte(0);
     }
 

@@ -63,6 +63,11 @@ public final class LogicalUnit {
         return readOnly;
     }
 
+    /** Thin: the backend releases unmapped blocks, which then read as zeros (LBPME, LBPRZ). */
+    public boolean thinProvisioned() {
+        return device.thinProvisioned() && !readOnly;
+    }
+
     public int blockSize() {
         return blockSize;
     }

@@ -45,6 +45,8 @@ final class OpcodeTable {
         add(new BlockOps.Verify(0x2F, "VERIFY(10)", Form.CDB10, READ));
         add(new BlockOps.Prefetch(0x34, "PRE-FETCH(10)", Form.CDB10, READ));
         add(new BlockOps.Synchronize(0x35, "SYNCHRONIZE CACHE(10)", Form.CDB10, WRITE));
+        add(new ProvisioningOps.WriteSame(false, WRITE));
+        add(new ProvisioningOps.Unmap(WRITE));
         add(new EmulatedOps.ModeSelect(true, WRITE));
         add(new ReserveReleaseOps.Reserve(true, SPC2_RESERVE));
         add(new ReserveReleaseOps.Release(true, NONE));
@@ -57,7 +59,9 @@ final class OpcodeTable {
         add(new BlockOps.Verify(0x8F, "VERIFY(16)", Form.CDB16, READ));
         add(new BlockOps.Prefetch(0x90, "PRE-FETCH(16)", Form.CDB16, READ));
         add(new BlockOps.Synchronize(0x91, "SYNCHRONIZE CACHE(16)", Form.CDB16, WRITE));
-        add(new EmulatedOps.ServiceActionIn16(NONE));
+        add(new ProvisioningOps.WriteSame(true, WRITE));
+        add(new EmulatedOps.ServiceActionIn16(new EmulatedOps.ReadCapacity16(NONE),
+                new ProvisioningOps.GetLbaStatus(READ)));
         add(REPORT_LUNS);
         add(new ReportSupportedOpcodes(NONE));
         add(new BlockOps.Read(0xA8, "READ(12)", Form.CDB12, READ));

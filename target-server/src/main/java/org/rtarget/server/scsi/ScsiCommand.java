@@ -34,7 +34,10 @@ public abstract class ScsiCommand implements IoCallback {
     long lba;
     int blocks;
     boolean fua;
+    boolean unmapBit;
     int stage;
+    /** How far a command that runs in several backend steps has come (e.g. blocks written). */
+    int progress;
     ByteBuf data;
     ByteBuf verifyBuffer;
     boolean dropConnection;
@@ -52,7 +55,9 @@ public abstract class ScsiCommand implements IoCallback {
         lba = 0;
         blocks = 0;
         fua = false;
+        unmapBit = false;
         stage = 0;
+        progress = 0;
         data = null;
         verifyBuffer = null;
         dropConnection = false;

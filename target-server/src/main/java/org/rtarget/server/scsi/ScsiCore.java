@@ -41,6 +41,11 @@ public final class ScsiCore {
             c.checkCondition(SenseCode.INVALID_OPCODE);
             return false;
         }
+        op = op.resolve(c);
+        if (op == null) {
+            c.checkCondition(SenseCode.INVALID_FIELD_IN_CDB); // a service action this target lacks
+            return false;
+        }
         c.op = op;
         if (op.reportsUnitAttention() && itl.hasUnitAttention()) {
             SenseCode ua = itl.takeUnitAttention();

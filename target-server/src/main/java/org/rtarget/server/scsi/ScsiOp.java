@@ -74,6 +74,14 @@ abstract class ScsiOp {
     }
 
     /**
+     * The row that really handles this CDB: itself, or for an opcode with service actions the row
+     * of the action (null if it is not one this target has).
+     */
+    ScsiOp resolve(ScsiCommand c) {
+        return this;
+    }
+
+    /**
      * Parses and checks the CDB and sets the command's direction and transfer length. Returns false
      * if the command is already finished (with CHECK CONDITION set).
      */

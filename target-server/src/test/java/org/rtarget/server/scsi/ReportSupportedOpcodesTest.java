@@ -41,8 +41,9 @@ class ReportSupportedOpcodesTest {
             listed.add(servactv ? String.format("%02X/%02X", opcode, r.u16(at + 2)) : String.format("%02X", opcode));
         }
         assertThat(listed).isEqualTo(tableCommands());
-        assertThat(listed).contains("5E/00", "5E/03", "5F/06", "9E/10", "A3/0C", "16", "17", "56", "57", "28")
-                .doesNotContain("5F/07", "9E/12", "A3/0A");
+        assertThat(listed).contains("5E/00", "5E/03", "5F/06", "9E/10", "9E/12", "A3/0C", "16", "17", "56", "57", "28",
+                "41", "42", "93")
+                .doesNotContain("5F/07", "A3/0A");
     }
 
     @Test
@@ -73,8 +74,9 @@ class ReportSupportedOpcodesTest {
         assertThat(capacity16.u8(5)).as("the service action in its field").isEqualTo(0x10);
         assertThat(capacity16.data()).hasSize(4 + 16 + 12);
 
-        assertThat(bed.run(a, reportSupportedOpcodes(2, false, 0x9E, 0x12)).u8(1)).as("GET LBA STATUS").isEqualTo(0x1);
-        assertThat(bed.run(a, reportSupportedOpcodes(1, false, 0x42, 0)).u8(1)).as("UNMAP").isEqualTo(0x1);
+        assertThat(bed.run(a, reportSupportedOpcodes(2, false, 0x9E, 0x12)).u8(1)).as("GET LBA STATUS").isEqualTo(0x3);
+        assertThat(bed.run(a, reportSupportedOpcodes(1, false, 0x42, 0)).u8(1)).as("UNMAP").isEqualTo(0x3);
+        assertThat(bed.run(a, reportSupportedOpcodes(1, false, 0x89, 0)).u8(1)).as("COMPARE AND WRITE").isEqualTo(0x1);
     }
 
     @Test

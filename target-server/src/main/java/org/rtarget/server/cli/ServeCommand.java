@@ -44,10 +44,11 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private static void printBanner(TargetServer server) {
-        HostPort portal = server.config().server().portals().getFirst();
+        HostPort portal = server.directory().portals().getFirst();
         String host = portal.host().contains(":") ? "[" + portal.host() + "]" : portal.host();
         StringBuilder b = new StringBuilder();
-        b.append("rtarget is serving on ").append(server.config().server().portals()).append('\n');
+        b.append("rtarget is serving on ").append(server.directory().portals()).append(" (admin API on ")
+                .append(server.adminAddress()).append(")\n");
         for (IscsiTarget t : server.directory().all()) {
             for (var e : t.luns().entrySet()) {
                 LogicalUnit lu = e.getValue();

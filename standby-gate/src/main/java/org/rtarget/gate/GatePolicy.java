@@ -25,6 +25,12 @@ public record GatePolicy(BitSet standbyErrnos, Duration busyMax, Fallback fallba
         standbyErrnos = (BitSet) standbyErrnos.clone();
     }
 
+    /** A copy: the policy of a running gate cannot be changed through it. */
+    @Override
+    public BitSet standbyErrnos() {
+        return (BitSet) standbyErrnos.clone();
+    }
+
     public static GatePolicy of(Collection<Integer> errnos, Duration busyMax, Fallback fallback) {
         BitSet set = new BitSet();
         errnos.forEach(set::set);

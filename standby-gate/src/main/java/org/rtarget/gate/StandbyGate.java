@@ -107,13 +107,13 @@ public final class StandbyGate implements StorageEvents {
     }
 
     /** Sets the per-LUN fuse: the LUN (on a standby-capable backend) was added to a target. */
-    public void enable() {
+    public synchronized void enable() {
         enabled = true;
         exportState();
     }
 
     /** Clears the per-LUN fuse: the LUN was removed from its target. */
-    public void disable() {
+    public synchronized void disable() {
         enabled = false;
         exportState();
     }
@@ -157,7 +157,14 @@ public final class StandbyGate implements StorageEvents {
      * multipath checker fails the path over exactly when the media commands give up.
      */
     public Admission admitPathCheck() {
-        if (!standby || !fusesOn() || System.nanoTime() - standbySinceNanos < policy.busyMax().toNanos()) {
+        if (!standby) {
+            return Admission.PASS;
+        }
+        if (!fusesOn()) {
+            inconsistent("a path check arrived");
+            return Admission.PASS;
+        }
+        if (System.nanoTime() - standbySinceNanos < policy.busyMax().toNanos()) {
             return Admission.PASS;
         }
         return fallback();
@@ -168,8 +175,8 @@ public final class StandbyGate implements StorageEvents {
         GatePolicy p = policy;
         if (!fallbackLogged) {
             fallbackLogged = true;
-            log.warn("LUN {} has been in standby for {} s (standby-busy-max): answering {} until its storage recovers",
-                    lunName, p.busyMax().toSeconds(), p.fallback());
+            log.warn("LUN {} has been in standby for {} ms (standby-busy-max): answering {} until its storage recovers",
+                    lunName, p.busyMax().toMillis(), p.fallback());
         }
         return switch (p.fallback()) {
             case NOT_READY -> Admission.NOT_READY;
@@ -265,7 +272,8 @@ public final class StandbyGate implements StorageEvents {
         return total / 1e9;
     }
 
-    private void exportState() {
+    /** Called with the gate's monitor held, so the file always shows the latest state. */
+    private synchronized void exportState() {
         if (stateFile != null) {
             stateFile.write(state());
         }

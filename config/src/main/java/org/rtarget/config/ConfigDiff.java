@@ -107,7 +107,9 @@ public record ConfigDiff(Config old, Config neu, List<String> serverChanges, Lis
             new Key<ServerConfig>("nop-timeout", ServerConfig::nopTimeout),
             new Key<ServerConfig>("login-timeout", ServerConfig::loginTimeout),
             new Key<ServerConfig>("max-recv-data-segment-length", ServerConfig::maxRecvDataSegmentLength),
-            new Key<ServerConfig>("discovery-auth", ServerConfig::discoveryAuth));
+            new Key<ServerConfig>("discovery-auth", ServerConfig::discoveryAuth),
+            new Key<ServerConfig>("max-sessions-per-target", ServerConfig::maxSessionsPerTarget),
+            new Key<ServerConfig>("max-sessions-per-initiator", ServerConfig::maxSessionsPerInitiator));
 
     public static ConfigDiff between(Config old, Config neu) {
         List<TargetConfig> added = new ArrayList<>();

@@ -14,9 +14,14 @@ import java.util.Objects;
  * @param restartLimit   restarts allowed before giving up ({@code restart-limit})
  * @param requestTimeout the per-request watchdog ({@code request-timeout}); queued requests
  *                       would otherwise wait without bound in {@code queue}/{@code reissue} modes
+ * @param queues         hardware queues the driver serves ({@code queues}, default 1)
+ * @param queueDepth     tags per queue ({@code queue-depth}, default 64)
  */
 public record DriverConfig(List<String> command, Recovery recovery, Duration restartBackoff,
-                           int restartLimit, Duration requestTimeout) {
+                           int restartLimit, Duration requestTimeout, int queues, int queueDepth) {
+
+    public static final int DEFAULT_QUEUES = 1;
+    public static final int DEFAULT_QUEUE_DEPTH = 64;
 
     public static final Recovery DEFAULT_RECOVERY = Recovery.REISSUE;
     public static final Duration DEFAULT_RESTART_BACKOFF = Duration.ofSeconds(1);

@@ -14,7 +14,7 @@ final class LunReader {
             "read-only", "write-cache", "deltas", "driver", "standby-enable", "standby-busy-max", "standby-fallback",
             "standby-errors");
     static final List<String> DRIVER_KEYS = List.of("command", "recovery", "restart-backoff",
-            "restart-limit", "request-timeout");
+            "restart-limit", "request-timeout", "queues", "queue-depth");
 
     /** Keys that only some backends take; every other LUN key applies to all of them. */
     private static final Set<String> BACKEND_KEYS = Set.of("path", "size", "deltas", "driver");
@@ -118,7 +118,9 @@ final class LunReader {
         int limit = map.optional("restart-limit", Scalars.integer(0, Integer.MAX_VALUE), DriverConfig.DEFAULT_RESTART_LIMIT);
         Duration timeout = map.optional("request-timeout", Scalars.POSITIVE_DURATION,
                 DriverConfig.DEFAULT_REQUEST_TIMEOUT);
-        return command.map(c -> new DriverConfig(c, recovery, backoff, limit, timeout));
+        int queues = map.optional("queues", Scalars.integer(1, 16), DriverConfig.DEFAULT_QUEUES);
+        int depth = map.optional("queue-depth", Scalars.integer(1, 4096), DriverConfig.DEFAULT_QUEUE_DEPTH);
+        return command.map(c -> new DriverConfig(c, recovery, backoff, limit, timeout, queues, depth));
     }
 
     private StandbyConfig readStandby(YamlMap map) {

@@ -68,6 +68,9 @@ final class Scalars {
     static final ScalarType<DriverConfig.Recovery> RECOVERY =
             enumeration("a recovery mode", DriverConfig.Recovery.values(), DriverConfig.Recovery::yamlName);
 
+    static final ScalarType<ChapDigest> CHAP_DIGEST =
+            enumeration("a CHAP algorithm", ChapDigest.values(), ChapDigest::yamlName);
+
     static final ScalarType<String> ERRNO_NAME = new ScalarType<>("an errno name", text -> {
         String upper = text.toUpperCase(Locale.ROOT);
         if (!StandbyConfig.ERRNO_NAMES.contains(upper)) {

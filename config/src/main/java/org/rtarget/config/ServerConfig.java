@@ -17,10 +17,16 @@ import java.util.Objects;
  * @param loginTimeout             how long a login may take ({@code login-timeout})
  * @param maxRecvDataSegmentLength the target's MaxRecvDataSegmentLength offer, 512..16777215
  * @param discoveryAuth            CHAP for SendTargets discovery sessions ({@code discovery-auth}); null for none
+ * @param maxSessionsPerTarget     normal sessions one target may have at once ({@code max-sessions-per-target});
+ *                                 default 64
+ * @param maxSessionsPerInitiator  normal sessions one initiator name may have at once, over all targets
+ *                                 ({@code max-sessions-per-initiator}); default 16. Discovery sessions count
+ *                                 for neither limit.
  */
 public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir, boolean standbyCheck,
                            Duration nopInterval, Duration nopTimeout, Duration loginTimeout,
-                           int maxRecvDataSegmentLength, AuthConfig discoveryAuth) {
+                           int maxRecvDataSegmentLength, AuthConfig discoveryAuth,
+                           int maxSessionsPerTarget, int maxSessionsPerInitiator) {
 
     public static final HostPort DEFAULT_PORTAL = new HostPort("127.0.0.1", HostPort.DEFAULT_PORTAL_PORT);
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", HostPort.DEFAULT_ADMIN_PORT);
@@ -31,6 +37,12 @@ public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir
     public static final int DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH = 262_144;
     public static final int MIN_MAX_RECV_DATA_SEGMENT_LENGTH = 512;
     public static final int MAX_MAX_RECV_DATA_SEGMENT_LENGTH = 16_777_215;
+    /** Enough for every path of a multipathed host or a small cluster, low enough to stop a login loop. */
+    public static final int DEFAULT_MAX_SESSIONS_PER_TARGET = 64;
+    /** A host with 4 paths to 4 targets; more is a misbehaving or misconfigured initiator. */
+    public static final int DEFAULT_MAX_SESSIONS_PER_INITIATOR = 16;
+    /** TSIHs are 16 bits: no server can hold more sessions than this. */
+    public static final int MAX_SESSIONS = 65_535;
 
     public ServerConfig {
         portals = List.copyOf(portals);
@@ -45,6 +57,7 @@ public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir
     public static ServerConfig defaults(Path baseDir) {
         return new ServerConfig(List.of(DEFAULT_PORTAL), DEFAULT_ADMIN, baseDir.resolve(DEFAULT_STATE_DIR),
                 true, DEFAULT_NOP_INTERVAL, DEFAULT_NOP_TIMEOUT, DEFAULT_LOGIN_TIMEOUT,
-                DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, null);
+                DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, null, DEFAULT_MAX_SESSIONS_PER_TARGET,
+                DEFAULT_MAX_SESSIONS_PER_INITIATOR);
     }
 }

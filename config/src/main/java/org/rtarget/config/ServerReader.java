@@ -10,7 +10,8 @@ import java.util.Optional;
 final class ServerReader {
 
     static final List<String> SERVER_KEYS = List.of("portals", "admin", "state-dir", "standby-check",
-            "nop-interval", "nop-timeout", "login-timeout", "max-recv-data-segment-length", "discovery-auth");
+            "nop-interval", "nop-timeout", "login-timeout", "max-recv-data-segment-length", "discovery-auth",
+            "max-sessions-per-target", "max-sessions-per-initiator");
 
     private final Path baseDir;
     private final Problems problems;
@@ -38,7 +39,11 @@ final class ServerReader {
                 map.optional("max-recv-data-segment-length", Scalars.integer(
                         ServerConfig.MIN_MAX_RECV_DATA_SEGMENT_LENGTH, ServerConfig.MAX_MAX_RECV_DATA_SEGMENT_LENGTH),
                         defaults.maxRecvDataSegmentLength()),
-                new AuthReader(baseDir).read(map, "discovery-auth").orElse(null));
+                new AuthReader(baseDir).read(map, "discovery-auth").orElse(null),
+                map.optional("max-sessions-per-target", Scalars.integer(1, ServerConfig.MAX_SESSIONS),
+                        defaults.maxSessionsPerTarget()),
+                map.optional("max-sessions-per-initiator", Scalars.integer(1, ServerConfig.MAX_SESSIONS),
+                        defaults.maxSessionsPerInitiator()));
     }
 
     private Optional<List<HostPort>> readPortals(YamlMap server) {

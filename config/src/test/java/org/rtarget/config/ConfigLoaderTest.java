@@ -118,7 +118,7 @@ class ConfigLoaderTest {
         assertThat(fast.standby()).isEqualTo(new StandbyConfig(true, Duration.ofSeconds(90),
                 StandbyConfig.Fallback.HARDWARE_ERROR, List.of("EIO", "ENOTCONN")));
         assertThat(fast.driver()).isEqualTo(new DriverConfig(List.of("/usr/bin/drv", "--queues", "4"),
-                DriverConfig.Recovery.FAIL_IO, Duration.ofMillis(250), 0, Duration.ofMinutes(2)));
+                DriverConfig.Recovery.FAIL_IO, Duration.ofMillis(250), 0, Duration.ofMinutes(2), 1, 64));
 
         LunConfig raw = target.lun(1).orElseThrow();
         assertThat(raw.path()).isEqualTo(Path.of("/dev/sdb"));

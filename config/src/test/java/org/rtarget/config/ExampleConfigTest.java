@@ -90,7 +90,7 @@ class ExampleConfigTest {
         // the command is the driver's business: its relative paths are not resolved
         assertThat(fast.driver()).isEqualTo(new DriverConfig(
                 List.of("bin/iscsi-target", "ublk-driver", "--file", "./images/fast.img"),
-                DriverConfig.Recovery.REISSUE, Duration.ofSeconds(1), 10, Duration.ofSeconds(30)));
+                DriverConfig.Recovery.REISSUE, Duration.ofSeconds(1), 10, Duration.ofSeconds(30), 1, 64));
     }
 
     @Test

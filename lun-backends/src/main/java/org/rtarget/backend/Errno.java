@@ -16,6 +16,7 @@ public final class Errno {
     public static final int EACCES = 13;
     public static final int EFAULT = 14;
     public static final int EBUSY = 16;
+    public static final int EEXIST = 17;
     public static final int ENODEV = 19;
     public static final int EINVAL = 22;
     public static final int EFBIG = 27;
@@ -35,7 +36,7 @@ public final class Errno {
             Map.entry("EPERM", EPERM), Map.entry("ENOENT", ENOENT), Map.entry("EINTR", EINTR),
             Map.entry("EIO", EIO), Map.entry("ENXIO", ENXIO), Map.entry("EBADF", EBADF),
             Map.entry("EAGAIN", EAGAIN), Map.entry("ENOMEM", ENOMEM), Map.entry("EACCES", EACCES),
-            Map.entry("EFAULT", EFAULT), Map.entry("EBUSY", EBUSY), Map.entry("ENODEV", ENODEV),
+            Map.entry("EFAULT", EFAULT), Map.entry("EBUSY", EBUSY), Map.entry("EEXIST", EEXIST), Map.entry("ENODEV", ENODEV),
             Map.entry("EINVAL", EINVAL), Map.entry("EFBIG", EFBIG), Map.entry("ENOSPC", ENOSPC),
             Map.entry("EROFS", EROFS), Map.entry("EPIPE", EPIPE), Map.entry("ENODATA", ENODATA),
             Map.entry("EOPNOTSUPP", EOPNOTSUPP), Map.entry("ECONNRESET", ECONNRESET),

@@ -1,18 +1,27 @@
 package org.rtarget.server;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Executor;
 import org.rtarget.backend.BlockDevice;
 import org.rtarget.backend.file.FileDevice;
 import org.rtarget.backend.memory.MemoryDevice;
+import org.rtarget.backend.ublk.UblkDevice;
+import org.rtarget.backend.ublk.UblkParams;
+import org.rtarget.backend.ublk.UblkRecovery;
+import org.rtarget.config.DriverConfig;
 import org.rtarget.config.LunConfig;
 
 /** Opens the block device a LUN's configuration describes. */
 final class BackendFactory {
+    private static final Path SHARED_MEMORY = Path.of("/dev/shm");
     private final Executor ioExecutor;
+    private final Path stateDir;
 
-    BackendFactory(Executor ioExecutor) {
+    BackendFactory(Executor ioExecutor, Path stateDir) {
         this.ioExecutor = ioExecutor;
+        this.stateDir = stateDir;
     }
 
     /**
@@ -23,8 +32,30 @@ final class BackendFactory {
         return switch (lun.backend()) {
             case MEMORY -> new MemoryDevice(lun.size(), lun.blockSize());
             case FILE -> FileDevice.open(lun.path(), lun.size(), lun.blockSize(), lun.readOnly(), ioExecutor);
-            case PLOOP, UBLK -> throw new UnsupportedOperationException(
+            case UBLK -> openUblk(lun);
+            case PLOOP -> throw new UnsupportedOperationException(
                     "the " + lun.backend().yamlName() + " backend is not implemented yet");
         };
+    }
+
+    /** The socket a ublk LUN's driver connects to. */
+    Path ublkSocket(LunConfig lun) {
+        return stateDir.resolve("ublk").resolve(lun.name() + ".sock");
+    }
+
+    private BlockDevice openUblk(LunConfig lun) throws IOException {
+        DriverConfig d = lun.driver();
+        UblkRecovery recovery = switch (d.recovery()) {
+            case NONE -> UblkRecovery.NONE;
+            case QUEUE -> UblkRecovery.QUEUE;
+            case REISSUE -> UblkRecovery.REISSUE;
+            case FAIL_IO -> UblkRecovery.FAIL_IO;
+        };
+        UblkParams params = new UblkParams(lun.size(), lun.blockSize(), d.queues(), d.queueDepth(),
+                UblkParams.DEFAULT_MAX_IO, recovery, d.requestTimeout());
+        // Shared memory lives in tmpfs where there is one: no writeback of the data slots.
+        Path dataDir = Files.isDirectory(SHARED_MEMORY) && Files.isWritable(SHARED_MEMORY) ? SHARED_MEMORY
+                : stateDir.resolve("ublk");
+        return UblkDevice.create(lun.name(), params, ublkSocket(lun), dataDir);
     }
 }

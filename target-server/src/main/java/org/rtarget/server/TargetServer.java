@@ -36,7 +36,10 @@ import org.rtarget.config.TargetConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.rtarget.backend.Errno;
+import org.rtarget.config.DriverConfig;
 import org.rtarget.config.StandbyConfig;
+import org.rtarget.backend.ublk.DriverSupervisor;
+import org.rtarget.backend.ublk.UblkDevice;
 import org.rtarget.gate.GatePolicy;
 import org.rtarget.gate.StandbyGate;
 import org.rtarget.gate.StandbyKey;
@@ -68,6 +71,7 @@ public final class TargetServer implements AutoCloseable {
     private final Class<? extends ServerChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
     private final List<LogicalUnit> units = new ArrayList<>();
+    private final List<DriverSupervisor> supervisors = new ArrayList<>();
     private final SessionRegistry sessions = new SessionRegistry();
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final StandbyKey standbyKey;
@@ -106,7 +110,7 @@ public final class TargetServer implements AutoCloseable {
     }
 
     private void buildTargets() {
-        BackendFactory backends = new BackendFactory(ioExecutor);
+        BackendFactory backends = new BackendFactory(ioExecutor, config.server().stateDir());
         List<IscsiTarget> targets = new ArrayList<>();
         for (TargetConfig t : config.targets()) {
             Map<Integer, LogicalUnit> luns = new LinkedHashMap<>();
@@ -133,13 +137,31 @@ public final class TargetServer implements AutoCloseable {
         LunIdentity identity = LunIdentity.of(lun.name(), device.kind());
         StandbyGate gate = new StandbyGate(lun.name(), standbyKey, gatePolicy(lun.standby()),
                 new StandbyStateFile(config.server().stateDir(), lun.name()), metrics);
-        device.attach(gate);
         if (device.standbyCapable() && lun.standby().enable()) {
             gate.enable(); // the LUN joins its target: it may enter standby from now on
+        }
+        device.attach(gate);
+        if (device instanceof UblkDevice ublk) {
+            startDriver(backends, target, lun, ublk);
         }
         log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", target.iqn(), lun.lun(),
                 lun.name(), device.kind(), device.size(), device.blockSize(), identity.wwn());
         return new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
+    }
+
+    /** A ublk LUN: its supervisor runs driver.command; without one, an operator starts a driver by hand. */
+    private void startDriver(BackendFactory backends, TargetConfig target, LunConfig lun, UblkDevice device) {
+        device.onDead(() -> log.error("target {} LUN {} ({}): its driver crashed and the LUN has no recovery: "
+                + "it stays failed until a reload rebuilds it", target.iqn(), lun.lun(), lun.name()));
+        DriverConfig d = lun.driver();
+        if (d.command().isEmpty()) {
+            return;
+        }
+        Path workDir = config.source() == null ? Path.of("").toAbsolutePath() : config.source().toAbsolutePath().getParent();
+        DriverSupervisor supervisor = new DriverSupervisor(lun.name(), d.command(), backends.ublkSocket(lun), workDir,
+                d.restartBackoff(), d.restartLimit(), device);
+        supervisors.add(supervisor);
+        supervisor.start();
     }
 
     static GatePolicy gatePolicy(StandbyConfig standby) {
@@ -253,6 +275,9 @@ public final class TargetServer implements AutoCloseable {
             s.connection().close("server shutting down");
         }
         group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+        for (DriverSupervisor s : supervisors) {
+            s.close();
+        }
         ioExecutor.shutdown();
         for (LogicalUnit unit : units) {
             unit.device().close();

@@ -105,6 +105,9 @@ public final class AdminApi {
                 ln.put("wwn", lu.identity().wwn());
                 ln.put("serial", lu.identity().serial());
                 ln.put("standby", lu.gate().state());
+                if (lu.device() instanceof org.rtarget.backend.ublk.UblkDevice ublk) {
+                    ln.put("driverState", ublk.stateName());
+                }
                 ln.put("sessions", lu.nexusCount());
                 LogicalUnit.LunCounters c = lu.counters();
                 ln.put("readCommands", c.readCommands.sum());

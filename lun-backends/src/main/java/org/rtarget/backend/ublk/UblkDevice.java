@@ -1,0 +1,796 @@
+package org.rtarget.backend.ublk;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import org.rtarget.backend.BlockDevice;
+import org.rtarget.backend.Errno;
+import org.rtarget.backend.IoCallback;
+import org.rtarget.backend.IoFailure;
+import org.rtarget.backend.StorageEvents;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A block device served by a user-space driver process (docs/ublk-protocol.md). This class plays
+ * the part of Linux's ublk driver: it owns the request queue and the device state, hands requests
+ * to the driver through per-tag slots in shared memory, and lives on when the driver crashes:
+ * depending on the recovery mode, requests are failed, re-issued or kept for the next driver.
+ */
+public final class UblkDevice implements BlockDevice {
+    private static final Logger log = LoggerFactory.getLogger(UblkDevice.class);
+
+    private final String name;
+    private final UblkParams params;
+    private final Path socketPath;
+    private final Path dataPath;
+    private final Arena arena;
+    private final MemorySegment data;
+    private final ServerSocketChannel listener;
+    private final ScheduledExecutorService watchdog;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile StorageEvents events = StorageEvents.NONE;
+    private volatile Runnable onDead = () -> { };
+    private final java.util.concurrent.atomic.AtomicLong liveCount = new java.util.concurrent.atomic.AtomicLong();
+
+    // Guarded by lock.
+    private int state = UblkProtocol.S_DEAD;
+    private boolean started;
+    private boolean closed;
+    private DriverLink driver;
+    private final Piece[] inDriver;
+    private final boolean[] fetched;
+    private int fetchedCount;
+    private final ArrayDeque<Piece> queued = new ArrayDeque<>();
+    private int nextTag;
+
+    private UblkDevice(String name, UblkParams params, Path socketPath, Path dataPath, Arena arena,
+                       MemorySegment data, ServerSocketChannel listener) {
+        this.name = name;
+        this.params = params;
+        this.socketPath = socketPath;
+        this.dataPath = dataPath;
+        this.arena = arena;
+        this.data = data;
+        this.listener = listener;
+        this.inDriver = new Piece[params.tags()];
+        this.fetched = new boolean[params.tags()];
+        this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ublk-watchdog-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Creates the device: the shared data file in {@code dataDir}, the socket at {@code socketPath}
+     * for drivers to connect to. No driver runs yet: requests wait (bounded by the watchdog).
+     */
+    public static UblkDevice create(String name, UblkParams params, Path socketPath, Path dataDir)
+            throws IOException {
+        Files.createDirectories(socketPath.getParent());
+        Files.deleteIfExists(socketPath);
+        Files.createDirectories(dataDir);
+        Path dataPath = dataDir.resolve("rtarget-ublk-" + name + ".data");
+        Arena arena = Arena.ofShared();
+        MemorySegment data;
+        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.truncate(params.sharedMemorySize());
+            // A sparse file: pages appear as slots are first used.
+            ch.write(ByteBuffer.allocate(1), params.sharedMemorySize() - 1);
+            data = ch.map(FileChannel.MapMode.READ_WRITE, 0, params.sharedMemorySize(), arena);
+        } catch (IOException e) {
+            arena.close();
+            throw new IOException("cannot create the data area " + dataPath + ": " + e.getMessage(), e);
+        }
+        ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            listener.bind(UnixDomainSocketAddress.of(socketPath));
+        } catch (IOException e) {
+            listener.close();
+            arena.close();
+            throw new IOException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
+        }
+        UblkDevice device = new UblkDevice(name, params, socketPath, dataPath, arena, data, listener);
+        device.startAccepting();
+        device.watchdog.scheduleAtFixedRate(device::expireOldRequests, 1, 1, TimeUnit.SECONDS);
+        log.info("ublk LUN {}: waiting for a driver on {} ({} queue(s) x {} tags, recovery {})", name, socketPath,
+                params.queues(), params.queueDepth(), params.recovery().name().toLowerCase());
+        return device;
+    }
+
+    public Path socketPath() {
+        return socketPath;
+    }
+
+    /** The device state, as ublk names it (LIVE, QUIESCED, FAIL_IO, DEAD). */
+    public String stateName() {
+        lock.lock();
+        try {
+            return UblkProtocol.stateName(state);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many times the device became LIVE (started or recovered): the supervisor's progress check. */
+    public long liveCount() {
+        return liveCount.get();
+    }
+
+    /** Called once if the device dies for good (recovery "none" and a crash): the LUN goes away. */
+    public void onDead(Runnable action) {
+        this.onDead = action;
+    }
+
+    // ----- BlockDevice -----
+
+    @Override
+    public long size() {
+        return params.size();
+    }
+
+    @Override
+    public int blockSize() {
+        return params.blockSize();
+    }
+
+    @Override
+    public String kind() {
+        return "ublk";
+    }
+
+    /** Only the recovery modes promise that a new driver will bring the device back. */
+    @Override
+    public boolean standbyCapable() {
+        return params.recovery().recovers();
+    }
+
+    @Override
+    public boolean thinProvisioned() {
+        return true;
+    }
+
+    @Override
+    public void attach(StorageEvents events) {
+        this.events = events;
+        // Until a driver has started the device, requests must wait: the same as a crash.
+        lock.lock();
+        boolean waiting;
+        try {
+            waiting = state != UblkProtocol.S_LIVE;
+        } finally {
+            lock.unlock();
+        }
+        if (waiting && params.recovery().recovers()) {
+            events.storageLost(IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, "no driver has started " + name + " yet"));
+        }
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst, IoCallback callback) {
+        submit(UblkProtocol.OP_READ, 0, offset, dst, dst.remaining(), callback);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, IoCallback callback) {
+        submit(UblkProtocol.OP_WRITE, 0, offset, src, src.remaining(), callback);
+    }
+
+    @Override
+    public void flush(IoCallback callback) {
+        submit(UblkProtocol.OP_FLUSH, 0, 0, null, 0, callback);
+    }
+
+    @Override
+    public void unmap(long offset, long length, IoCallback callback) {
+        // One DISCARD per max-io piece keeps every request inside the slot size rule.
+        submit(UblkProtocol.OP_DISCARD, 0, offset, null, length, callback);
+    }
+
+    @Override
+    public int unmapGranularity() {
+        return params.blockSize();
+    }
+
+    /** Splits a request into pieces of at most max-io bytes and queues or dispatches them. */
+    private void submit(int op, int flags, long offset, ByteBuffer buffer, long length, IoCallback callback) {
+        Request request = new Request(callback);
+        List<Piece> pieces = new ArrayList<>(1);
+        if (op == UblkProtocol.OP_FLUSH || length == 0) {
+            pieces.add(new Piece(request, op, flags, offset, buffer, 0, 0));
+        } else {
+            for (long done = 0; done < length; ) {
+                int n = (int) Math.min(params.maxIoBytes(), length - done);
+                pieces.add(new Piece(request, op, flags, offset + done, buffer, (int) done, n));
+                done += n;
+            }
+        }
+        request.pending = pieces.size();
+        List<Request> finished = new ArrayList<>(0);
+        lock.lock();
+        try {
+            if (closed || (state == UblkProtocol.S_DEAD && started)) {
+                fail(request, IoFailure.ofErrno(Errno.ENODEV, "ublk device " + name + " is gone"), finished);
+            } else if (state == UblkProtocol.S_FAIL_IO) {
+                fail(request, unavailable("fail-io: no driver"), finished);
+            } else {
+                queued.addAll(pieces);
+                dispatch();
+            }
+        } finally {
+            lock.unlock();
+        }
+        complete(finished);
+    }
+
+    /** Hands queued pieces to fetched tags while both exist. Called with the lock held. */
+    private void dispatch() {
+        if (state != UblkProtocol.S_LIVE || driver == null) {
+            return;
+        }
+        while (!queued.isEmpty() && fetchedCount > 0) {
+            int slot = freeSlot();
+            Piece piece = queued.pollFirst();
+            fetched[slot] = false;
+            fetchedCount--;
+            inDriver[slot] = piece;
+            piece.slot = slot;
+            piece.dispatchedNanos = System.nanoTime();
+            long bufferOffset = (long) slot * params.maxIoBytes();
+            if (piece.op == UblkProtocol.OP_WRITE) {
+                MemorySegment.copy(MemorySegment.ofBuffer(piece.buffer), piece.bufferOffset, data, bufferOffset,
+                        piece.length);
+            }
+            ByteBuffer m = UblkProtocol.message(UblkProtocol.IO_CMD, 2 + 2 + 1 + 1 + 8 + 4 + 8);
+            m.putShort((short) (slot / params.queueDepth()));
+            m.putShort((short) (slot % params.queueDepth()));
+            m.put((byte) piece.op);
+            m.put((byte) piece.flags);
+            m.putLong(piece.offset >>> 9);
+            m.putInt(piece.length >>> 9);
+            m.putLong(bufferOffset);
+            if (!driver.send(m)) {
+                return; // the link broke: its reader thread handles it as a crash
+            }
+        }
+    }
+
+    /** A fetched tag, found round-robin from the last one used. Called with the lock held. */
+    private int freeSlot() {
+        int tags = fetched.length;
+        for (int i = 0; i < tags; i++) {
+            int slot = (nextTag + i) % tags;
+            if (fetched[slot]) {
+                nextTag = slot + 1;
+                return slot;
+            }
+        }
+        throw new IllegalStateException("no fetched tag although fetchedCount > 0");
+    }
+
+    // ----- the driver side -----
+
+    private void startAccepting() {
+        Thread t = new Thread(() -> {
+            while (true) {
+                SocketChannel ch;
+                try {
+                    ch = listener.accept();
+                } catch (IOException e) {
+                    return; // listener closed
+                }
+                DriverLink link = new DriverLink(ch);
+                Thread reader = new Thread(link::run, "ublk-driver-" + name);
+                reader.setDaemon(true);
+                reader.start();
+            }
+        }, "ublk-accept-" + name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** One connection from a driver process: it reads the driver's messages on its own thread. */
+    private final class DriverLink {
+        private static final ByteBuffer STOP = ByteBuffer.allocate(0);
+        private final SocketChannel channel;
+        /**
+         * Messages to the driver are queued and written by a thread of the link's own: a driver
+         * that stops reading blocks that thread, never a thread submitting I/O.
+         */
+        private final java.util.concurrent.LinkedBlockingQueue<ByteBuffer> outbox =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        private volatile boolean open = true;
+        private boolean recovering;
+
+        DriverLink(SocketChannel channel) {
+            this.channel = channel;
+            Thread writer = new Thread(this::write, "ublk-driver-out-" + name);
+            writer.setDaemon(true);
+            writer.start();
+        }
+
+        private void write() {
+            try {
+                while (true) {
+                    ByteBuffer m = outbox.take();
+                    if (m == STOP) {
+                        return;
+                    }
+                    UblkProtocol.send(channel, m);
+                }
+            } catch (IOException | InterruptedException e) {
+                closeQuietly();
+            }
+        }
+
+        void run() {
+            ByteBuffer lengthBuffer = ByteBuffer.allocate(4);
+            try {
+                sendDeviceInfo();
+                while (true) {
+                    ByteBuffer m = UblkProtocol.receive(channel, lengthBuffer);
+                    if (m == null) {
+                        break;
+                    }
+                    handle(m);
+                }
+            } catch (UblkProtocol.ProtocolException e) {
+                log.warn("ublk LUN {}: closing the driver connection: protocol error: {}", name, e.getMessage());
+            } catch (IOException e) {
+                log.debug("ublk LUN {}: driver connection ended: {}", name, e.toString());
+            } finally {
+                closeQuietly();
+                disconnected(this);
+            }
+        }
+
+        private void sendDeviceInfo() throws IOException {
+            byte[] path = dataPath.toString().getBytes(StandardCharsets.UTF_8);
+            ByteBuffer m = UblkProtocol.message(UblkProtocol.DEVICE_INFO, 8 + 4 + 2 + 2 + 4 + 4 + 1 + 8 + 2 + path.length);
+            lock.lock();
+            try {
+                m.putLong(params.size());
+                m.putInt(params.blockSize());
+                m.putShort((short) params.queues());
+                m.putShort((short) params.queueDepth());
+                m.putInt(params.maxIoBytes());
+                m.putInt(params.recovery().flags());
+                m.put((byte) state);
+            } finally {
+                lock.unlock();
+            }
+            m.putLong(params.sharedMemorySize());
+            m.putShort((short) path.length);
+            m.put(path);
+            send(m);
+        }
+
+        private void handle(ByteBuffer m) throws IOException {
+            int type = m.get(0) & 0xFF;
+            switch (type) {
+                case UblkProtocol.FETCH_REQ -> {
+                    need(m, 4);
+                    fetch(this, m.getShort() & 0xFFFF, m.getShort() & 0xFFFF);
+                }
+                case UblkProtocol.COMMIT_AND_FETCH_REQ -> {
+                    need(m, 8);
+                    commit(this, m.getShort() & 0xFFFF, m.getShort() & 0xFFFF, m.getInt());
+                }
+                case UblkProtocol.START_DEV, UblkProtocol.START_USER_RECOVERY, UblkProtocol.END_USER_RECOVERY -> {
+                    need(m, 4);
+                    int pid = m.getInt();
+                    int result = control(this, type, pid);
+                    ByteBuffer reply = UblkProtocol.message(UblkProtocol.CTRL_REPLY, 5);
+                    reply.put((byte) type);
+                    reply.putInt(result);
+                    if (!send(reply)) {
+                        throw new IOException("driver gone");
+                    }
+                    if (result == 0 && type != UblkProtocol.START_USER_RECOVERY) {
+                        liveCount.incrementAndGet();
+                        // LIVE: the reply went first, now the waiting requests follow it.
+                        lock.lock();
+                        try {
+                            dispatch();
+                        } finally {
+                            lock.unlock();
+                        }
+                        events.storageRecovered();
+                    }
+                }
+                default -> throw new UblkProtocol.ProtocolException("unknown message type 0x" + Integer.toHexString(type));
+            }
+        }
+
+        private void need(ByteBuffer m, int bytes) throws UblkProtocol.ProtocolException {
+            if (m.remaining() != bytes) {
+                throw new UblkProtocol.ProtocolException("message 0x" + Integer.toHexString(m.get(0) & 0xFF)
+                        + " with " + m.remaining() + " bytes of fields, expected " + bytes);
+            }
+        }
+
+        /** Queues a message for the driver; false if the connection is already closed. */
+        boolean send(ByteBuffer m) {
+            if (!open) {
+                return false;
+            }
+            outbox.add(m);
+            return true;
+        }
+
+        void closeQuietly() {
+            open = false;
+            outbox.add(STOP);
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // already gone
+            }
+        }
+    }
+
+    private int slotOf(DriverLink link, int qid, int tag) throws UblkProtocol.ProtocolException {
+        if (qid >= params.queues() || tag >= params.queueDepth()) {
+            throw new UblkProtocol.ProtocolException("queue " + qid + " tag " + tag + " does not exist");
+        }
+        if (driver == null && !started && !closed) {
+            driver = link; // the first driver to fetch on a never-started device claims it
+        }
+        if (link != driver) {
+            throw new UblkProtocol.ProtocolException("a connection that does not drive the device sent I/O messages");
+        }
+        return qid * params.queueDepth() + tag;
+    }
+
+    private void fetch(DriverLink link, int qid, int tag) throws UblkProtocol.ProtocolException {
+        lock.lock();
+        try {
+            int slot = slotOf(link, qid, tag);
+            if (fetched[slot] || inDriver[slot] != null) {
+                throw new UblkProtocol.ProtocolException("FETCH_REQ for queue " + qid + " tag " + tag
+                        + ", which the driver already holds");
+            }
+            fetched[slot] = true;
+            fetchedCount++;
+            dispatch();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void commit(DriverLink link, int qid, int tag, int result) throws UblkProtocol.ProtocolException {
+        List<Request> finished = new ArrayList<>(1);
+        lock.lock();
+        try {
+            int slot = slotOf(link, qid, tag);
+            Piece piece = inDriver[slot];
+            if (piece == null) {
+                throw new UblkProtocol.ProtocolException("COMMIT_AND_FETCH_REQ for queue " + qid + " tag " + tag
+                        + ", which carries no request (never given, or committed twice)");
+            }
+            if (result > piece.length) {
+                throw new UblkProtocol.ProtocolException("result " + result + " for a request of " + piece.length + " bytes");
+            }
+            inDriver[slot] = null;
+            fetched[slot] = true;
+            fetchedCount++;
+            if (piece.request.done) {
+                // The watchdog already failed this request; the late answer is dropped.
+            } else if (result < 0) {
+                fail(piece.request, IoFailure.ofErrno(-result, "driver: " + opName(piece.op) + " at " + piece.offset
+                        + ": " + Errno.name(-result)), finished);
+            } else {
+                if (piece.op == UblkProtocol.OP_READ) {
+                    MemorySegment.copy(data, (long) slot * params.maxIoBytes(), MemorySegment.ofBuffer(piece.buffer),
+                            piece.bufferOffset, piece.length);
+                }
+                pieceDone(piece.request, finished);
+            }
+            dispatch();
+        } finally {
+            lock.unlock();
+        }
+        complete(finished);
+    }
+
+    /** START_DEV, START_USER_RECOVERY, END_USER_RECOVERY: returns 0 or -errno. */
+    private int control(DriverLink link, int type, int pid) {
+        int result;
+        lock.lock();
+        try {
+            result = switch (type) {
+                case UblkProtocol.START_DEV -> {
+                    if (driver != link || started) {
+                        yield -Errno.EEXIST; // another driver runs it, or it was started before
+                    }
+                    if (fetchedCount < params.tags()) {
+                        yield -Errno.EAGAIN;
+                    }
+                    state = UblkProtocol.S_LIVE;
+                    started = true;
+                    log.info("ublk LUN {}: driver pid {} started the device: LIVE", name, pid);
+                    yield 0;
+                }
+                case UblkProtocol.START_USER_RECOVERY -> {
+                    if (driver != null && driver != link) {
+                        yield -Errno.EBUSY; // the old driver is not gone yet
+                    }
+                    if (state != UblkProtocol.S_QUIESCED && state != UblkProtocol.S_FAIL_IO) {
+                        yield -Errno.EINVAL;
+                    }
+                    driver = link;
+                    link.recovering = true;
+                    log.info("ublk LUN {}: driver pid {} starts user recovery", name, pid);
+                    yield 0;
+                }
+                default -> { // END_USER_RECOVERY
+                    if (driver != link || !link.recovering) {
+                        yield -Errno.EINVAL;
+                    }
+                    if (fetchedCount < params.tags()) {
+                        yield -Errno.EAGAIN;
+                    }
+                    link.recovering = false;
+                    state = UblkProtocol.S_LIVE;
+                    log.info("ublk LUN {}: driver pid {} ended user recovery: LIVE, {} queued request(s) go to it",
+                            name, pid, queued.size());
+                    yield 0;
+                }
+            };
+        } finally {
+            lock.unlock();
+        }
+        return result;
+    }
+
+    /** A driver connection ended: if it drove the device, this is a crash. */
+    private void disconnected(DriverLink link) {
+        List<Request> finished = new ArrayList<>();
+        boolean lost = false;
+        boolean dead = false;
+        lock.lock();
+        try {
+            if (link != driver) {
+                return; // a connection that never drove the device
+            }
+            driver = null;
+            if (closed) {
+                return;
+            }
+            UblkRecovery mode = params.recovery();
+            int reissued = 0;
+            int failed = 0;
+            // Requests in the crashed driver's hands: re-issued (REISSUE) or failed with an error
+            // that the standby gate does not turn into BUSY.
+            for (int slot = inDriver.length - 1; slot >= 0; slot--) {
+                Piece piece = inDriver[slot];
+                inDriver[slot] = null;
+                if (piece == null || piece.request.done) {
+                    continue;
+                }
+                if (mode == UblkRecovery.REISSUE) {
+                    queued.addFirst(piece);
+                    reissued++;
+                } else {
+                    fail(piece.request, IoFailure.of(IoFailure.Kind.MEDIUM_ERROR, 0,
+                            "the request was in the hands of the driver that crashed"), finished);
+                    failed++;
+                }
+            }
+            java.util.Arrays.fill(fetched, false);
+            fetchedCount = 0;
+            if (!started) {
+                log.warn("ublk LUN {}: the driver went away before starting the device", name);
+                return;
+            }
+            switch (mode) {
+                case NONE -> {
+                    state = UblkProtocol.S_DEAD;
+                    failQueued(IoFailure.ofErrno(Errno.ENODEV, "ublk device " + name + " is gone"), finished);
+                    dead = true;
+                }
+                case QUEUE, REISSUE -> {
+                    state = UblkProtocol.S_QUIESCED;
+                    lost = true;
+                }
+                case FAIL_IO -> {
+                    state = UblkProtocol.S_FAIL_IO;
+                    failQueued(unavailable("fail-io: the driver crashed"), finished);
+                    lost = true;
+                }
+            }
+            log.warn("ublk LUN {}: the driver is gone: {} ({} request(s) failed, {} re-issued, {} queued)", name,
+                    UblkProtocol.stateName(state), failed, reissued, queued.size());
+        } finally {
+            lock.unlock();
+        }
+        complete(finished);
+        if (lost) {
+            events.storageLost(unavailable("the driver crashed"));
+        }
+        if (dead) {
+            onDead.run();
+        }
+    }
+
+    /** The watchdog: requests waiting or in a driver's hands longer than request-timeout fail. */
+    private void expireOldRequests() {
+        long limit = System.nanoTime() - params.requestTimeout().toNanos();
+        List<Request> finished = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Iterator<Piece> it = queued.iterator(); it.hasNext(); ) {
+                Piece p = it.next();
+                if (p.request.createdNanos - limit < 0 || p.request.done) {
+                    it.remove();
+                    fail(p.request, timeout(), finished);
+                }
+            }
+            for (Piece p : inDriver) {
+                if (p != null && !p.request.done && p.dispatchedNanos - limit < 0) {
+                    fail(p.request, timeout(), finished); // the tag stays with the driver until it commits
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (!finished.isEmpty()) {
+            log.warn("ublk LUN {}: {} request(s) waited longer than request-timeout ({} s) and failed", name,
+                    finished.size(), params.requestTimeout().toSeconds());
+        }
+        complete(finished);
+    }
+
+    private IoFailure timeout() {
+        return IoFailure.ofErrno(Errno.ETIMEDOUT, "ublk device " + name + ": request waited longer than "
+                + params.requestTimeout().toSeconds() + " s");
+    }
+
+    private static IoFailure unavailable(String why) {
+        return IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, why);
+    }
+
+    private void failQueued(IoFailure failure, List<Request> finished) {
+        for (Piece p : queued) {
+            fail(p.request, failure, finished);
+        }
+        queued.clear();
+    }
+
+    // ----- requests -----
+
+    /** One BlockDevice call. */
+    private static final class Request {
+        final IoCallback callback;
+        final long createdNanos = System.nanoTime();
+        int pending;
+        boolean done;
+        IoFailure failure;
+
+        Request(IoCallback callback) {
+            this.callback = callback;
+        }
+    }
+
+    /** Up to max-io bytes of a request: what one tag carries. */
+    private static final class Piece {
+        final Request request;
+        final int op;
+        final int flags;
+        final long offset;
+        final ByteBuffer buffer;
+        final int bufferOffset;
+        final int length;
+        int slot = -1;
+        long dispatchedNanos;
+
+        Piece(Request request, int op, int flags, long offset, ByteBuffer buffer, int bufferOffset, int length) {
+            this.request = request;
+            this.op = op;
+            this.flags = flags;
+            this.offset = offset;
+            this.buffer = buffer == null ? null : buffer.slice().order(ByteOrder.nativeOrder());
+            this.bufferOffset = bufferOffset;
+            this.length = length;
+        }
+    }
+
+    private static void pieceDone(Request r, List<Request> finished) {
+        if (!r.done && --r.pending == 0) {
+            r.done = true;
+            finished.add(r);
+        }
+    }
+
+    private static void fail(Request r, IoFailure failure, List<Request> finished) {
+        if (!r.done) {
+            r.done = true;
+            r.failure = failure;
+            finished.add(r);
+        }
+    }
+
+    /** Completions run outside the lock: a callback may submit more I/O. */
+    private static void complete(List<Request> finished) {
+        for (Request r : finished) {
+            if (r.failure == null) {
+                r.callback.completed();
+            } else {
+                r.callback.failed(r.failure);
+            }
+        }
+    }
+
+    private static String opName(int op) {
+        return switch (op) {
+            case UblkProtocol.OP_READ -> "read";
+            case UblkProtocol.OP_WRITE -> "write";
+            case UblkProtocol.OP_FLUSH -> "flush";
+            case UblkProtocol.OP_DISCARD -> "discard";
+            default -> "op " + op;
+        };
+    }
+
+    @Override
+    public void close() {
+        List<Request> finished = new ArrayList<>();
+        DriverLink link;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            state = UblkProtocol.S_DEAD;
+            for (int slot = 0; slot < inDriver.length; slot++) {
+                if (inDriver[slot] != null) {
+                    fail(inDriver[slot].request, unavailable("device closed"), finished);
+                    inDriver[slot] = null;
+                }
+            }
+            failQueued(unavailable("device closed"), finished);
+            link = driver;
+            driver = null;
+        } finally {
+            lock.unlock();
+        }
+        complete(finished);
+        watchdog.shutdownNow();
+        try {
+            listener.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+        if (link != null) {
+            link.closeQuietly();
+        }
+        arena.close();
+        try {
+            Files.deleteIfExists(socketPath);
+            Files.deleteIfExists(dataPath);
+        } catch (IOException e) {
+            log.debug("cannot remove {} or {}: {}", socketPath, dataPath, e.toString());
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package org.rtarget.backend.ublk;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+
+/**
+ * The wire format of docs/ublk-protocol.md: constants, and framing over a blocking socket channel
+ * (u32 length, then u8 type and the message's fields, all little-endian).
+ */
+public final class UblkProtocol {
+    // Target to driver.
+    public static final int DEVICE_INFO = 0x01;
+    public static final int CTRL_REPLY = 0x02;
+    public static final int IO_CMD = 0x30;
+    // Driver to target.
+    public static final int START_DEV = 0x10;
+    public static final int START_USER_RECOVERY = 0x11;
+    public static final int END_USER_RECOVERY = 0x12;
+    public static final int FETCH_REQ = 0x20;
+    public static final int COMMIT_AND_FETCH_REQ = 0x21;
+
+    // ublk's feature flags and device states.
+    public static final int F_USER_RECOVERY = 1 << 3;
+    public static final int F_USER_RECOVERY_REISSUE = 1 << 4;
+    public static final int F_USER_RECOVERY_FAIL_IO = 1 << 9;
+    public static final int S_DEAD = 0;
+    public static final int S_LIVE = 1;
+    public static final int S_QUIESCED = 2;
+    public static final int S_FAIL_IO = 3;
+
+    // ublk's I/O operations.
+    public static final int OP_READ = 0;
+    public static final int OP_WRITE = 1;
+    public static final int OP_FLUSH = 2;
+    public static final int OP_DISCARD = 3;
+    public static final int OP_WRITE_ZEROES = 5;
+    public static final int OP_FLAG_FUA = 1;
+
+    /** No message is longer than this: a bigger length is garbage. */
+    public static final int MAX_MESSAGE = 64 * 1024;
+
+    private UblkProtocol() {
+    }
+
+    /** A message being built: {@link #send} frames it. */
+    public static ByteBuffer message(int type, int bodyLength) {
+        ByteBuffer b = ByteBuffer.allocate(4 + 1 + bodyLength).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(1 + bodyLength);
+        b.put((byte) type);
+        return b;
+    }
+
+    /** Writes a whole message; callers serialize writes on one channel. */
+    public static void send(SocketChannel channel, ByteBuffer message) throws IOException {
+        message.flip();
+        while (message.hasRemaining()) {
+            channel.write(message);
+        }
+    }
+
+    /**
+     * Reads one message: the returned buffer is positioned after the type byte (read with
+     * {@code get(0)}); null at a clean end of stream.
+     *
+     * @throws ProtocolException for a frame that cannot be a message
+     */
+    public static ByteBuffer receive(SocketChannel channel, ByteBuffer lengthBuffer) throws IOException {
+        lengthBuffer.clear();
+        if (!readFully(channel, lengthBuffer, true)) {
+            return null;
+        }
+        int length = lengthBuffer.flip().order(ByteOrder.LITTLE_ENDIAN).getInt();
+        if (length < 1 || length > MAX_MESSAGE) {
+            throw new ProtocolException("message length " + Integer.toUnsignedString(length));
+        }
+        ByteBuffer body = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
+        if (!readFully(channel, body, false)) {
+            throw new EOFException("connection closed inside a message");
+        }
+        body.flip();
+        body.position(1);
+        return body;
+    }
+
+    private static boolean readFully(SocketChannel channel, ByteBuffer b, boolean eofAllowed) throws IOException {
+        while (b.hasRemaining()) {
+            if (channel.read(b) < 0) {
+                if (eofAllowed && b.position() == 0) {
+                    return false;
+                }
+                throw new EOFException("connection closed inside a message");
+            }
+        }
+        return true;
+    }
+
+    /** Something the other side sent that breaks the protocol. */
+    public static final class ProtocolException extends IOException {
+        public ProtocolException(String message) {
+            super(message);
+        }
+    }
+
+    public static String stateName(int state) {
+        return switch (state) {
+            case S_DEAD -> "DEAD";
+            case S_LIVE -> "LIVE";
+            case S_QUIESCED -> "QUIESCED";
+            case S_FAIL_IO -> "FAIL_IO";
+            default -> "state " + state;
+        };
+    }
+}

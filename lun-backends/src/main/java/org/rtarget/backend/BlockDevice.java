@@ -65,6 +65,16 @@ public interface BlockDevice extends AutoCloseable {
     }
 
     /**
+     * Grows the device to {@code newSize} bytes (a live reload that grows a LUN); the data stays.
+     *
+     * @throws java.io.IOException if the storage cannot grow
+     * @throws UnsupportedOperationException if this backend cannot change size while open
+     */
+    default void resize(long newSize) throws java.io.IOException {
+        throw new UnsupportedOperationException(kind() + " backend cannot change size while open");
+    }
+
+    /**
      * Connects the device to whoever listens for its storage events (the standby gate). Called once
      * before the first I/O.
      */

@@ -43,7 +43,8 @@ public final class FileDevice implements BlockDevice {
     private static final int CREATE_MODE = 0644;
     private static final int PUNCH_HOLE = PosixFile.FALLOC_FL_PUNCH_HOLE | PosixFile.FALLOC_FL_KEEP_SIZE;
 
-    private final long size;
+    /** Grows on {@link #resize}; never shrinks under an initiator. */
+    private volatile long size;
     private final int blockSize;
     private final boolean readOnly;
     private final boolean canPunchHoles;
@@ -211,6 +212,32 @@ public final class FileDevice implements BlockDevice {
     @Override
     public long size() {
         return size;
+    }
+
+    /** Grows the exported size (and the file, sparse, if it is smaller). */
+    @Override
+    public synchronized void resize(long newSize) throws IOException {
+        if (newSize < size || newSize % blockSize != 0) {
+            throw new IOException("image " + path + " can only grow, in whole blocks: " + size + " -> " + newSize);
+        }
+        if (readOnly) {
+            throw new IOException("image " + path + " is read-only: it cannot grow");
+        }
+        OpenImage current = acquire();
+        if (current == null) {
+            throw new IOException("image " + path + " is closed");
+        }
+        try {
+            if (current.file().size() < newSize) {
+                grow(current.file(), newSize);
+            }
+        } catch (PosixException e) {
+            throw new IOException("cannot read the size of image " + path + ": " + Errno.name(e.errno()), e);
+        } finally {
+            current.release();
+        }
+        log.info("image {} grown from {} to {} bytes", path, size, newSize);
+        size = newSize;
     }
 
     @Override

@@ -27,9 +27,12 @@ public final class MemoryDevice implements BlockDevice {
 
     private static final byte[] ZEROS = new byte[CHUNK_SIZE];
 
-    private final long size;
+    private volatile long size;
     private final int blockSize;
-    private final AtomicReferenceArray<byte[]> chunks;
+    /** Replaced (bigger) on resize; chunk allocation and unmapping hold the read lock, resize the write lock. */
+    private volatile AtomicReferenceArray<byte[]> chunks;
+    private final java.util.concurrent.locks.ReentrantReadWriteLock resizeLock =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     private final InjectedFailures injected = new InjectedFailures();
 
     /**
@@ -56,6 +59,30 @@ public final class MemoryDevice implements BlockDevice {
     @Override
     public long size() {
         return size;
+    }
+
+    /** Grows the device; the data stays (memory LUNs keep their bytes through a reload that grows them). */
+    @Override
+    public void resize(long newSize) {
+        if (newSize < size || newSize % blockSize != 0) {
+            throw new IllegalArgumentException("a memory device can only grow, in whole blocks: " + size + " -> " + newSize);
+        }
+        long chunkCount = (newSize + CHUNK_SIZE - 1) >>> CHUNK_SHIFT;
+        if (chunkCount > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("memory device size " + newSize + " is too large");
+        }
+        resizeLock.writeLock().lock();
+        try {
+            AtomicReferenceArray<byte[]> old = chunks;
+            AtomicReferenceArray<byte[]> grown = new AtomicReferenceArray<>((int) chunkCount);
+            for (int i = 0; i < old.length(); i++) {
+                grown.set(i, old.get(i));
+            }
+            chunks = grown;
+            size = newSize;
+        } finally {
+            resizeLock.writeLock().unlock();
+        }
     }
 
     @Override
@@ -153,13 +180,19 @@ public final class MemoryDevice implements BlockDevice {
             int index = (int) (offset >>> CHUNK_SHIFT);
             int inChunk = (int) (offset & (CHUNK_SIZE - 1));
             int n = (int) Math.min(end - offset, CHUNK_SIZE - inChunk);
-            byte[] chunk = chunks.get(index);
-            if (chunk != null) {
-                if (inChunk == 0 && n == chunk.length) {
-                    chunks.set(index, null);
-                } else {
-                    Arrays.fill(chunk, inChunk, inChunk + n, (byte) 0);
+            resizeLock.readLock().lock();
+            try {
+                AtomicReferenceArray<byte[]> current = chunks;
+                byte[] chunk = current.get(index);
+                if (chunk != null) {
+                    if (inChunk == 0 && n == CHUNK_SIZE) {
+                        current.set(index, null);
+                    } else {
+                        Arrays.fill(chunk, inChunk, inChunk + n, (byte) 0);
+                    }
                 }
+            } finally {
+                resizeLock.readLock().unlock();
             }
             offset += n;
         }
@@ -234,16 +267,22 @@ public final class MemoryDevice implements BlockDevice {
 
     private byte[] chunkForWrite(int index) {
         byte[] chunk = chunks.get(index);
-        while (chunk == null) {
-            byte[] fresh = new byte[chunkLength(index)];
-            // a racing writer may have installed one first: use theirs, or retry if unmap dropped it again
-            chunk = chunks.compareAndSet(index, null, fresh) ? fresh : chunks.get(index);
+        if (chunk != null) {
+            return chunk;
         }
-        return chunk;
-    }
-
-    /** The last chunk holds only what is left of the device. */
-    private int chunkLength(int index) {
-        return (int) Math.min(CHUNK_SIZE, size - ((long) index << CHUNK_SHIFT));
+        // Allocation is rare: under the read lock, so a resize copying the chunk table misses none.
+        resizeLock.readLock().lock();
+        try {
+            AtomicReferenceArray<byte[]> current = chunks;
+            chunk = current.get(index);
+            while (chunk == null) {
+                byte[] fresh = new byte[CHUNK_SIZE];
+                // a racing writer may have installed one first: use theirs, or retry if unmap dropped it again
+                chunk = current.compareAndSet(index, null, fresh) ? fresh : current.get(index);
+            }
+            return chunk;
+        } finally {
+            resizeLock.readLock().unlock();
+        }
     }
 }

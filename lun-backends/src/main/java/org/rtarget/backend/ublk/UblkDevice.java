@@ -51,6 +51,8 @@ public final class UblkDevice implements BlockDevice {
     private volatile StorageEvents events = StorageEvents.NONE;
     private volatile Runnable onDead = () -> { };
     private final java.util.concurrent.atomic.AtomicLong liveCount = new java.util.concurrent.atomic.AtomicLong();
+    /** Every open driver connection, the driving one or not: close() closes them all. */
+    private final java.util.Set<DriverLink> links = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     // Guarded by lock.
     private int state = UblkProtocol.S_DEAD;
@@ -113,7 +115,9 @@ public final class UblkDevice implements BlockDevice {
         }
         UblkDevice device = new UblkDevice(name, params, socketPath, dataPath, arena, data, listener);
         device.startAccepting();
-        device.watchdog.scheduleAtFixedRate(device::expireOldRequests, 1, 1, TimeUnit.SECONDS);
+        // A tenth of the timeout (at most 1 s): a request fails close to request-timeout, not up to 1 s later.
+        long period = Math.clamp(params.requestTimeout().toMillis() / 10, 10, 1000);
+        device.watchdog.scheduleAtFixedRate(device::expireOldRequests, period, period, TimeUnit.MILLISECONDS);
         log.info("ublk LUN {}: waiting for a driver on {} ({} queue(s) x {} tags, recovery {})", name, socketPath,
                 params.queues(), params.queueDepth(), params.recovery().name().toLowerCase());
         return device;
@@ -128,6 +132,25 @@ public final class UblkDevice implements BlockDevice {
         lock.lock();
         try {
             return UblkProtocol.stateName(state);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** For tests: messages queued for the driving connection that its writer has not written yet. */
+    int queuedToDriver() {
+        lock.lock();
+        try {
+            return driver == null ? 0 : driver.outbox.size();
         } finally {
             lock.unlock();
         }
@@ -250,8 +273,13 @@ public final class UblkDevice implements BlockDevice {
             return;
         }
         while (!queued.isEmpty() && fetchedCount > 0) {
-            int slot = freeSlot();
             Piece piece = queued.pollFirst();
+            if (piece.request.done) {
+                // Another piece failed or the watchdog failed the request: the caller has its buffer
+                // back, so this piece must neither read it (a write) nor fill it (a read).
+                continue;
+            }
+            int slot = freeSlot();
             fetched[slot] = false;
             fetchedCount--;
             inDriver[slot] = piece;
@@ -271,7 +299,12 @@ public final class UblkDevice implements BlockDevice {
             m.putInt(piece.length >>> 9);
             m.putLong(bufferOffset);
             if (!driver.send(m)) {
-                return; // the link broke: its reader thread handles it as a crash
+                // The link broke: its reader thread handles it as a crash. The driver never saw this
+                // piece, so it waits in the queue rather than counting as in the driver's hands.
+                inDriver[slot] = null;
+                piece.slot = -1;
+                queued.addFirst(piece);
+                return;
             }
         }
     }
@@ -301,6 +334,10 @@ public final class UblkDevice implements BlockDevice {
                     return; // listener closed
                 }
                 DriverLink link = new DriverLink(ch);
+                links.add(link);
+                if (isClosed()) {
+                    link.closeQuietly(); // close() ran while this one was being accepted
+                }
                 Thread reader = new Thread(link::run, "ublk-driver-" + name);
                 reader.setDaemon(true);
                 reader.start();
@@ -361,6 +398,7 @@ public final class UblkDevice implements BlockDevice {
                 log.debug("ublk LUN {}: driver connection ended: {}", name, e.toString());
             } finally {
                 closeQuietly();
+                links.remove(this);
                 disconnected(this);
             }
         }
@@ -400,11 +438,8 @@ public final class UblkDevice implements BlockDevice {
                 case UblkProtocol.START_DEV, UblkProtocol.START_USER_RECOVERY, UblkProtocol.END_USER_RECOVERY -> {
                     need(m, 4);
                     int pid = m.getInt();
-                    int result = control(this, type, pid);
-                    ByteBuffer reply = UblkProtocol.message(UblkProtocol.CTRL_REPLY, 5);
-                    reply.put((byte) type);
-                    reply.putInt(result);
-                    if (!send(reply)) {
+                    int result = control(this, type, pid); // queues the CTRL_REPLY too
+                    if (!open) {
                         throw new IOException("driver gone");
                     }
                     if (result == 0 && type != UblkProtocol.START_USER_RECOVERY) {
@@ -500,6 +535,11 @@ public final class UblkDevice implements BlockDevice {
             } else if (result < 0) {
                 fail(piece.request, IoFailure.ofErrno(-result, "driver: " + opName(piece.op) + " at " + piece.offset
                         + ": " + Errno.name(-result)), finished);
+            } else if (result < piece.length
+                    && (piece.op == UblkProtocol.OP_READ || piece.op == UblkProtocol.OP_WRITE)) {
+                // Only part of the data was transferred: for a read the rest of the slot is stale.
+                fail(piece.request, IoFailure.ofErrno(Errno.EIO, "driver: short " + opName(piece.op) + " at "
+                        + piece.offset + ": " + result + " of " + piece.length + " bytes"), finished);
             } else {
                 if (piece.op == UblkProtocol.OP_READ) {
                     MemorySegment.copy(data, (long) slot * params.maxIoBytes(), MemorySegment.ofBuffer(piece.buffer),
@@ -521,11 +561,11 @@ public final class UblkDevice implements BlockDevice {
         try {
             result = switch (type) {
                 case UblkProtocol.START_DEV -> {
-                    if (driver != link || started) {
+                    if (started || driver != null && driver != link) {
                         yield -Errno.EEXIST; // another driver runs it, or it was started before
                     }
-                    if (fetchedCount < params.tags()) {
-                        yield -Errno.EAGAIN;
+                    if (driver != link || fetchedCount < params.tags()) {
+                        yield -Errno.EAGAIN; // not every tag fetched (driver == null: none yet)
                     }
                     state = UblkProtocol.S_LIVE;
                     started = true;
@@ -558,6 +598,12 @@ public final class UblkDevice implements BlockDevice {
                     yield 0;
                 }
             };
+            // The reply is queued before the lock is released: once the device is LIVE, another
+            // thread's submit() may dispatch at once, and no IO_CMD may overtake the reply.
+            ByteBuffer reply = UblkProtocol.message(UblkProtocol.CTRL_REPLY, 5);
+            reply.put((byte) type);
+            reply.putInt(result);
+            link.send(reply);
         } finally {
             lock.unlock();
         }
@@ -731,13 +777,21 @@ public final class UblkDevice implements BlockDevice {
         }
     }
 
-    /** Completions run outside the lock: a callback may submit more I/O. */
+    /**
+     * Completions run outside the lock: a callback may submit more I/O. A callback that throws is
+     * logged: it must not stop the others, end the watchdog (a scheduled task that throws never
+     * runs again) or pass for a protocol error of the driver whose commit completed it.
+     */
     private static void complete(List<Request> finished) {
         for (Request r : finished) {
-            if (r.failure == null) {
-                r.callback.completed();
-            } else {
-                r.callback.failed(r.failure);
+            try {
+                if (r.failure == null) {
+                    r.callback.completed();
+                } else {
+                    r.callback.failed(r.failure);
+                }
+            } catch (RuntimeException e) {
+                log.error("ublk: an I/O completion callback threw", e);
             }
         }
     }
@@ -784,6 +838,9 @@ public final class UblkDevice implements BlockDevice {
         }
         if (link != null) {
             link.closeQuietly();
+        }
+        for (DriverLink other : links) {
+            other.closeQuietly(); // connections that never drove the device
         }
         arena.close();
         try {

@@ -109,34 +109,30 @@ public final class UblkDriver {
         long pid = ProcessHandle.current().pid();
         out.printf("ublk-driver: pid %d, device %d bytes, %d-byte blocks, %d x %d tags of %d bytes, flags 0x%x, state %s%n",
                 pid, size, blockSize, queues, queueDepth, maxIo, flags, UblkProtocol.stateName(state));
+        boolean serving = false;
         switch (state) {
             case UblkProtocol.S_DEAD -> {
                 fetchAll();
-                if (control(UblkProtocol.START_DEV, pid) != 0) {
-                    return 1;
-                }
+                serving = control(UblkProtocol.START_DEV, pid) == 0;
             }
-            case UblkProtocol.S_QUIESCED, UblkProtocol.S_FAIL_IO -> {
-                // The old driver may not be gone yet: retry, as ublksrv does, every 100 ms for 30 s.
-                int result = -Errno.EBUSY;
-                for (int i = 0; i < 300 && result == -Errno.EBUSY; i++) {
-                    result = control(UblkProtocol.START_USER_RECOVERY, pid);
-                    if (result == -Errno.EBUSY) {
-                        sleep(100);
-                    }
-                }
-                if (result != 0) {
+            case UblkProtocol.S_QUIESCED, UblkProtocol.S_FAIL_IO -> serving = recover(pid);
+            // LIVE with USER_RECOVERY: the old driver may have died a moment ago with its connection
+            // not closed yet; the target answers EBUSY until it is, and QUIESCED or FAIL_IO after.
+            case UblkProtocol.S_LIVE -> {
+                if ((flags & UblkProtocol.F_USER_RECOVERY) == 0) {
+                    out.println("ublk-driver: the device is LIVE with another driver");
                     return 1;
                 }
-                fetchAll();
-                if (control(UblkProtocol.END_USER_RECOVERY, pid) != 0) {
-                    return 1;
-                }
+                out.println("ublk-driver: the device is LIVE with another driver; waiting for it to go away");
+                serving = recover(pid);
             }
             default -> {
                 out.println("ublk-driver: the device is " + UblkProtocol.stateName(state) + " with another driver");
                 return 1;
             }
+        }
+        if (!serving) {
+            return 1;
         }
         out.println("ublk-driver: serving");
         while (true) {
@@ -151,6 +147,25 @@ public final class UblkDriver {
             }
             request(m);
         }
+    }
+
+    /**
+     * START_USER_RECOVERY, retried as ublksrv does every 100 ms for 30 s while the old driver is not
+     * gone (EBUSY), then a fetch of every tag and END_USER_RECOVERY. True if the device is LIVE.
+     */
+    private boolean recover(long pid) throws IOException {
+        int result = -Errno.EBUSY;
+        for (int i = 0; i < 300 && result == -Errno.EBUSY; i++) {
+            result = control(UblkProtocol.START_USER_RECOVERY, pid);
+            if (result == -Errno.EBUSY) {
+                sleep(100);
+            }
+        }
+        if (result != 0) {
+            return false;
+        }
+        fetchAll();
+        return control(UblkProtocol.END_USER_RECOVERY, pid) == 0;
     }
 
     private void fetchAll() throws IOException {

@@ -85,7 +85,27 @@ class MemoryDeviceTest {
         ByteBuffer dst = ByteBuffer.allocate(8192);
         read(small, MIB - 4096, dst);
         assertThat(dst.array()).isEqualTo(data);
-        assertThat(small.allocatedBytes()).isEqualTo(MIB + 4096);
+        // Every chunk is a whole MiB (the last one too, so that the device can grow in place).
+        assertThat(small.allocatedBytes()).isEqualTo(2 * MIB);
+    }
+
+    @Test
+    void growingKeepsTheDataAndServesTheNewBlocks() {
+        MemoryDevice small = new MemoryDevice(MIB + 4096, 4096);
+        byte[] data = randomBytes(8192, 3);
+        write(small, MIB - 4096, ByteBuffer.wrap(data));
+        small.resize(3 * MIB);
+        assertThat(small.size()).isEqualTo(3 * MIB);
+        ByteBuffer dst = ByteBuffer.allocate(8192);
+        read(small, MIB - 4096, dst);
+        assertThat(dst.array()).isEqualTo(data);
+        byte[] tail = randomBytes(4096, 4);
+        write(small, 3 * MIB - 4096, ByteBuffer.wrap(tail));
+        ByteBuffer back = ByteBuffer.allocate(4096);
+        read(small, 3 * MIB - 4096, back);
+        assertThat(back.array()).isEqualTo(tail);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> small.resize(MIB))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

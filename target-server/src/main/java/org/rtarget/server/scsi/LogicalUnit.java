@@ -16,7 +16,8 @@ public final class LogicalUnit {
     public static final int MAX_TRANSFER_BYTES = 8 << 20;
 
     private final LunIdentity identity;
-    private final BlockDevice device;
+    /** Replaced as a whole when a reload rebuilds the LUN under the same identity. */
+    private volatile BlockDevice device;
     private final StandbyGate gate;
     private final boolean readOnly;
     private final int blockSize;
@@ -53,6 +54,20 @@ public final class LogicalUnit {
 
     public BlockDevice device() {
         return device;
+    }
+
+    /**
+     * Serves the LUN from a new device from now on (a reload rebuilt its backend: the vz9 way of
+     * replacing a ploop, a new instance under the same identity). Commands already at the old
+     * device finish there; the caller closes it once they are done. Returns the old device.
+     */
+    public BlockDevice replaceDevice(BlockDevice newDevice) {
+        if (newDevice.blockSize() != blockSize) {
+            throw new IllegalArgumentException("the block size of LUN " + name() + " cannot change under an initiator");
+        }
+        BlockDevice old = device;
+        device = newDevice;
+        return old;
     }
 
     public StandbyGate gate() {

@@ -17,13 +17,17 @@ import java.util.Objects;
 public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback, List<String> errors) {
 
     public static final Duration DEFAULT_BUSY_MAX = Duration.ofSeconds(60);
-    public static final List<String> DEFAULT_ERRORS = List.of("EBUSY", "ENOTCONN", "EIO");
+    /**
+     * EBUSY, ENOTCONN and EIO as ploop's standby mode names them, and ECONNABORTED: what a FUSE
+     * file system (vStorage is one) gives the requests in flight when its daemon dies.
+     */
+    public static final List<String> DEFAULT_ERRORS = List.of("EBUSY", "ENOTCONN", "EIO", "ECONNABORTED");
 
     /** The errno names an operator may list in {@code standby-errors}. */
     public static final List<String> ERRNO_NAMES = List.of(
             "EPERM", "ENOENT", "EINTR", "EIO", "ENXIO", "EBADF", "EAGAIN", "ENOMEM", "EACCES",
             "EFAULT", "EBUSY", "ENODEV", "EINVAL", "EFBIG", "ENOSPC", "EROFS", "EPIPE", "ENODATA",
-            "EOPNOTSUPP", "ECONNRESET", "ENOTCONN", "ESHUTDOWN", "ETIMEDOUT", "ESTALE", "EDQUOT");
+            "EOPNOTSUPP", "ECONNABORTED", "ECONNRESET", "ENOTCONN", "ESHUTDOWN", "ETIMEDOUT", "ESTALE", "EDQUOT");
 
     /** What a LUN answers once {@code busyMax} of BUSY has passed. */
     public enum Fallback {

@@ -79,7 +79,7 @@ class ExampleConfigTest {
                 dir.resolve("images/ct101/root.hds.base"), dir.resolve("images/ct101/root.hds"));
         assertThat(ct101.size()).isZero();
         assertThat(ct101.standby()).isEqualTo(new StandbyConfig(true, Duration.ofSeconds(60),
-                StandbyConfig.Fallback.NOT_READY, List.of("EBUSY", "ENOTCONN", "EIO")));
+                StandbyConfig.Fallback.NOT_READY, List.of("EBUSY", "ENOTCONN", "EIO", "ECONNABORTED")));
     }
 
     @Test

@@ -25,6 +25,8 @@ public final class Errno {
     public static final int EPIPE = 32;
     public static final int ENODATA = 61;
     public static final int EOPNOTSUPP = 95;
+    /** What FUSE gives requests in flight when its daemon dies (later ones get ENOTCONN). */
+    public static final int ECONNABORTED = 103;
     public static final int ECONNRESET = 104;
     public static final int ENOTCONN = 107;
     public static final int ESHUTDOWN = 108;
@@ -39,7 +41,7 @@ public final class Errno {
             Map.entry("EFAULT", EFAULT), Map.entry("EBUSY", EBUSY), Map.entry("EEXIST", EEXIST), Map.entry("ENODEV", ENODEV),
             Map.entry("EINVAL", EINVAL), Map.entry("EFBIG", EFBIG), Map.entry("ENOSPC", ENOSPC),
             Map.entry("EROFS", EROFS), Map.entry("EPIPE", EPIPE), Map.entry("ENODATA", ENODATA),
-            Map.entry("EOPNOTSUPP", EOPNOTSUPP), Map.entry("ECONNRESET", ECONNRESET),
+            Map.entry("EOPNOTSUPP", EOPNOTSUPP), Map.entry("ECONNABORTED", ECONNABORTED), Map.entry("ECONNRESET", ECONNRESET),
             Map.entry("ENOTCONN", ENOTCONN), Map.entry("ESHUTDOWN", ESHUTDOWN),
             Map.entry("ETIMEDOUT", ETIMEDOUT), Map.entry("ESTALE", ESTALE), Map.entry("EDQUOT", EDQUOT));
 
@@ -66,7 +68,7 @@ public final class Errno {
     public static IoFailure.Kind kindOf(int errno) {
         return switch (errno) {
             case EIO, ENODATA -> IoFailure.Kind.MEDIUM_ERROR;
-            case EBUSY, ENOTCONN, ENXIO, ENODEV, ESHUTDOWN, ECONNRESET, EPIPE, ESTALE, EAGAIN ->
+            case EBUSY, ENOTCONN, ENXIO, ENODEV, ESHUTDOWN, ECONNABORTED, ECONNRESET, EPIPE, ESTALE, EAGAIN ->
                     IoFailure.Kind.UNAVAILABLE;
             case ENOSPC, EDQUOT, EFBIG -> IoFailure.Kind.NO_SPACE;
             case EROFS, EPERM, EACCES -> IoFailure.Kind.READ_ONLY;

@@ -72,7 +72,7 @@ public final class TargetServer implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private final List<LogicalUnit> units = new ArrayList<>();
     private final List<DriverSupervisor> supervisors = new ArrayList<>();
-    private final SessionRegistry sessions = new SessionRegistry();
+    private final SessionRegistry sessions;
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final StandbyKey standbyKey;
     private TargetDirectory directory;
@@ -81,6 +81,8 @@ public final class TargetServer implements AutoCloseable {
 
     private TargetServer(Config config) {
         this.config = config;
+        this.sessions = new SessionRegistry(config.server().maxSessionsPerTarget(),
+                config.server().maxSessionsPerInitiator());
         this.standbyKey = new StandbyKey(config.server().standbyCheck());
         this.ioExecutor = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("rtarget-io-"));
         IoHandlerFactory io;
@@ -121,7 +123,7 @@ public final class TargetServer implements AutoCloseable {
                     units.add(unit);
                 }
             }
-            targets.add(new IscsiTarget(t.iqn(), t.alias(), t.queueDepth(), t.auth(), luns));
+            targets.add(new IscsiTarget(t.iqn(), t.alias(), t.queueDepth(), t.auth(), t.acl(), luns));
         }
         directory = new TargetDirectory(targets, config.server().portals(), config.server().discoveryAuth());
     }

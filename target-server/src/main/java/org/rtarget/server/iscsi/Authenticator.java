@@ -19,4 +19,7 @@ interface Authenticator {
 
     /** Whether the initiator must pass the security stage before anything else. */
     boolean required();
+
+    /** How the initiator was authenticated, for the log: "None", "CHAP SHA-256 mutual". */
+    String method();
 }

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -84,6 +85,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private EventLoop loop;
     private PduWriter writer;
     private String peer = "?";
+    private InetAddress peerAddress;
 
     private Phase phase = Phase.LOGIN;
     private Login login;
@@ -123,7 +125,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         loop = channel.eventLoop();
         writer = new PduWriter(channel, digests);
         peer = describe(channel.remoteAddress());
-        login = new Login(server.directory(), server.maxRecvDataSegmentLength());
+        peerAddress = channel.remoteAddress() instanceof InetSocketAddress inet ? inet.getAddress() : null;
+        login = new Login(server.directory(), server.maxRecvDataSegmentLength(), peerAddress);
         connectedNanos = System.nanoTime();
         lastInboundNanos = connectedNanos;
         long tick = Math.max(100, Math.min(1000, server.nopInterval().toMillis() / 2));
@@ -248,39 +251,58 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         Login.Reply reply;
         try {
             reply = login.step(pdu);
+            if (reply.done()) {
+                session = startSession();
+            }
         } catch (LoginException e) {
-            log.info("login from {} ({}) refused: {}: {}", peer,
-                    login.initiatorName() == null ? "?" : login.initiatorName(), e.status(), e.getMessage());
-            sendLoginResponse(pdu.flags() & 0x0C, pdu.initiatorTaskTag(), TextKeys.empty(), e.status(), 0);
-            channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            refuseLogin(pdu, e);
             return;
         }
         if (!reply.done()) {
             sendLoginResponse(reply.flags(), reply.itt(), reply.keys(), reply.status(), 0);
             return;
         }
-        params = login.params();
-        IscsiTarget target = login.target();
-        session = new IscsiSession(
-                new SessionRegistry.SessionKey(login.initiatorName(), login.isid(), target == null ? "" : target.iqn()),
-                login.initiatorAlias(), target, params, this, login.firstCmdSn());
-        IscsiSession replaced = server.sessions().register(session);
-        if (replaced != null) {
-            replaced.connection().close("session reinstated by a new login with the same ISID");
-        }
-        session.attachLuns();
         sendLoginResponse(reply.flags(), reply.itt(), reply.keys(), LoginStatus.SUCCESS, session.tsih());
         writer.flush();
         // Digests and the negotiated segment size apply from the next PDU in each direction.
         digests.enable(params.headerDigest(), params.dataDigest());
         decoder.maxDataSegmentLength(params.targetMaxRecvDataSegmentLength());
         phase = Phase.FULL_FEATURE;
+        String authMethod = login.authMethod();
         login = null;
-        log.info("{} logged in from {} (HeaderDigest={} DataDigest={} MaxRecvDataSegmentLength={} MaxBurstLength={}"
-                        + " FirstBurstLength={} ImmediateData={} InitialR2T={})", session, peer,
-                params.headerDigest() ? "CRC32C" : "None", params.dataDigest() ? "CRC32C" : "None",
+        log.info("{} logged in from {} (AuthMethod={} HeaderDigest={} DataDigest={} MaxRecvDataSegmentLength={}"
+                        + " MaxBurstLength={} FirstBurstLength={} ImmediateData={} InitialR2T={})", session, peer,
+                authMethod, params.headerDigest() ? "CRC32C" : "None", params.dataDigest() ? "CRC32C" : "None",
                 params.initiatorMaxRecvDataSegmentLength(), params.maxBurstLength(), params.firstBurstLength(),
                 params.immediateData() ? "Yes" : "No", params.initialR2T() ? "Yes" : "No");
+    }
+
+    /** Registers the session the login made (which may exceed a limit) and attaches the LUNs it may see. */
+    private IscsiSession startSession() throws LoginException {
+        params = login.params();
+        IscsiTarget target = login.target();
+        IscsiSession started = new IscsiSession(
+                new SessionRegistry.SessionKey(login.initiatorName(), login.isid(), target == null ? "" : target.iqn()),
+                login.initiatorAlias(), target, params, this, login.firstCmdSn());
+        IscsiSession replaced = server.sessions().register(started);
+        if (replaced != null) {
+            replaced.connection().close("session reinstated by a new login with the same ISID");
+        }
+        started.attachLuns(login.visibleLuns());
+        return started;
+    }
+
+    /** Ends a login with a failure status: one log line, the response, then the connection closes. */
+    private void refuseLogin(Pdu pdu, LoginException e) {
+        String initiator = login.initiatorName() == null ? "?" : login.initiatorName();
+        if (e.status() == LoginStatus.AUTHENTICATION_FAILURE || e.status() == LoginStatus.AUTHORIZATION_FAILURE
+                || e.status() == LoginStatus.OUT_OF_RESOURCES) {
+            log.warn("login from {} ({}) refused: {}: {}", peer, initiator, e.status(), e.getMessage());
+        } else {
+            log.info("login from {} ({}) refused: {}: {}", peer, initiator, e.status(), e.getMessage());
+        }
+        sendLoginResponse(pdu.flags() & 0x0C, pdu.initiatorTaskTag(), TextKeys.empty(), e.status(), 0);
+        channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
     private void sendLoginResponse(int flags, int itt, TextKeys keys, LoginStatus status, int tsih) {
@@ -778,7 +800,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 log.info("{}: TARGET WARM RESET", session);
-                resetUnits(List.copyOf(session.target().luns().values()), null, SenseCode.POWER_ON_RESET, itt);
+                // only the units this initiator sees: a masked LUN is none of its business
+                resetUnits(session.units(), null, SenseCode.POWER_ON_RESET, itt);
             }
             case TMF_TASK_REASSIGN -> sendTmfResponse(itt, TMF_NO_REASSIGN);
             default -> sendTmfResponse(itt, TMF_NOT_SUPPORTED);
@@ -940,7 +963,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         sendTextChunk(itt);
     }
 
-    /** SendTargets (RFC 7143 appendix C): every target a discovery session may see, with its portals. */
+    /**
+     * SendTargets (RFC 7143 appendix C): every target a discovery session may see, with its portals.
+     * A target whose ACL refuses this initiator (or its address) is not shown.
+     */
     private void sendTargets(String which, TextKeys response) {
         List<IscsiTarget> listed = new ArrayList<>();
         if (session.discovery()) {
@@ -949,6 +975,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             } else if (server.directory().find(which) != null) {
                 listed.add(server.directory().find(which));
             }
+            listed.removeIf(t -> !t.acl().admits(session.initiatorName(), peerAddress));
         } else if (which.isEmpty() || which.equals("All") || which.equals(session.target().iqn())) {
             listed.add(session.target());
         }

@@ -1,8 +1,10 @@
 package org.rtarget.server.iscsi;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntPredicate;
 import org.rtarget.server.iscsi.login.SessionParams;
 import org.rtarget.server.scsi.ItNexus;
 import org.rtarget.server.scsi.ItlNexus;
@@ -91,17 +93,28 @@ public final class IscsiSession implements ItNexus {
 
     // ----- LUNs -----
 
-    /** Builds the I_T_L nexuses for every LUN of the target (at login). */
-    void attachLuns() {
+    /**
+     * Builds the I_T_L nexuses for the LUNs of the target this initiator may see (at login). The
+     * others stay out of REPORT LUNS and answer LOGICAL UNIT NOT SUPPORTED, as if they did not exist.
+     */
+    void attachLuns(IntPredicate visible) {
         if (target == null) {
             return;
         }
         for (Map.Entry<Integer, LogicalUnit> e : target.luns().entrySet()) {
+            if (!visible.test(e.getKey())) {
+                continue;
+            }
             ItlNexus n = new ItlNexus(this, e.getKey(), e.getValue());
             e.getValue().attach(n);
             nexuses.put(e.getKey(), n);
         }
         reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The logical units this session sees. */
+    List<LogicalUnit> units() {
+        return nexuses.values().stream().map(ItlNexus::unit).toList();
     }
 
     /** Detaches from every logical unit: the session ended, with a logout or lost. */

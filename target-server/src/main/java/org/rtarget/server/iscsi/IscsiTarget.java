@@ -1,8 +1,10 @@
 package org.rtarget.server.iscsi;
 
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.rtarget.config.AclEntry;
 import org.rtarget.config.AuthConfig;
 import org.rtarget.server.scsi.LogicalUnit;
 
@@ -15,14 +17,22 @@ public final class IscsiTarget {
     private final String alias;
     private final int queueDepth;
     private final AuthConfig auth;
+    private final Acl acl;
     private volatile Map<Integer, LogicalUnit> luns;
 
-    public IscsiTarget(String iqn, String alias, int queueDepth, AuthConfig auth, Map<Integer, LogicalUnit> luns) {
+    public IscsiTarget(String iqn, String alias, int queueDepth, AuthConfig auth, List<AclEntry> acl,
+                       Map<Integer, LogicalUnit> luns) {
         this.iqn = iqn;
         this.alias = alias;
         this.queueDepth = queueDepth;
         this.auth = auth;
+        this.acl = new Acl(acl);
         this.luns = Collections.unmodifiableMap(new TreeMap<>(luns));
+    }
+
+    /** A target open to every initiator (no ACL). */
+    public IscsiTarget(String iqn, String alias, int queueDepth, AuthConfig auth, Map<Integer, LogicalUnit> luns) {
+        this(iqn, alias, queueDepth, auth, List.of(), luns);
     }
 
     public String iqn() {
@@ -42,6 +52,11 @@ public final class IscsiTarget {
     /** CHAP settings, or null for no authentication. */
     public AuthConfig auth() {
         return auth;
+    }
+
+    /** Who may log in and which LUNs each initiator sees. */
+    public Acl acl() {
+        return acl;
     }
 
     /** LUN number to logical unit, ascending. */

@@ -2,6 +2,10 @@ package org.rtarget.server.iscsi;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import java.net.InetAddress;
+import java.util.function.IntPredicate;
+import org.rtarget.config.AclEntry;
+import org.rtarget.config.AuthConfig;
 import org.rtarget.server.iscsi.login.LoginException;
 import org.rtarget.server.iscsi.login.LoginStatus;
 import org.rtarget.server.iscsi.login.Negotiator;
@@ -27,6 +31,7 @@ final class Login {
     }
 
     private final TargetDirectory directory;
+    private final InetAddress peerAddress;
     private final Negotiator negotiator;
     private boolean first = true;
     private long isid;
@@ -38,12 +43,16 @@ final class Login {
     private String initiatorAlias;
     private IscsiTarget target;
     private boolean discovery;
+    private String realm;
     private Authenticator authenticator;
     private boolean authenticated;
+    private IntPredicate visibleLuns = lun -> true;
     private ByteBuf partialText;
 
-    Login(TargetDirectory directory, int targetMaxRecvDataSegmentLength) {
+    /** @param peerAddress where the initiator connects from (for ACL address ranges); null if unknown */
+    Login(TargetDirectory directory, int targetMaxRecvDataSegmentLength, InetAddress peerAddress) {
         this.directory = directory;
+        this.peerAddress = peerAddress;
         this.negotiator = new Negotiator(targetMaxRecvDataSegmentLength, "CRC32C,None");
     }
 
@@ -91,7 +100,7 @@ final class Login {
             case STAGE_OPERATIONAL -> {
                 if (authenticator.required() && !authenticated) {
                     throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE,
-                            "initiator skipped the security stage of a target that requires authentication");
+                            realm + " requires CHAP; the initiator skipped the security stage");
                 }
                 authenticated = true;
                 if (keys.contains("AuthMethod")) {
@@ -130,8 +139,8 @@ final class Login {
                     "login adds a connection to session " + tsih + "; this target allows one connection per session");
         }
         if (discovery) {
-            authenticator = directory.discoveryAuth() == null ? new NoAuthentication()
-                    : new RefusingAuthentication("(discovery)");
+            realm = "discovery";
+            authenticator = authenticator(directory.discoveryAuth(), realm);
             return;
         }
         String targetName = keys.get("TargetName");
@@ -142,11 +151,32 @@ final class Login {
         if (target == null) {
             throw new LoginException(LoginStatus.NOT_FOUND, "no target named " + targetName);
         }
-        authenticator = target.auth() == null ? new NoAuthentication() : new RefusingAuthentication(target.iqn());
+        authorize();
+        realm = "target " + target.iqn();
+        authenticator = authenticator(target.auth(), realm);
         response.add("TargetPortalGroupTag", Integer.toString(TargetDirectory.PORTAL_GROUP_TAG));
         if (target.alias() != null) {
             response.add("TargetAlias", target.alias());
         }
+    }
+
+    /** The target's ACL: refused initiators get 0x0202 (RFC 7143 11.13.5), before any authentication. */
+    private void authorize() throws LoginException {
+        AclEntry entry = target.acl().entryFor(initiatorName);
+        if (entry == null) {
+            throw new LoginException(LoginStatus.AUTHORIZATION_FAILURE,
+                    "initiator " + initiatorName + " is not in the acl of target " + target.iqn());
+        }
+        if (!Acl.allowsAddress(entry, peerAddress)) {
+            throw new LoginException(LoginStatus.AUTHORIZATION_FAILURE, "initiator " + initiatorName
+                    + " may not log in to target " + target.iqn() + " from "
+                    + (peerAddress == null ? "an unknown address" : peerAddress.getHostAddress()));
+        }
+        visibleLuns = entry::allowsLun;
+    }
+
+    private static Authenticator authenticator(AuthConfig auth, String realm) {
+        return auth == null ? new NoAuthentication() : new ChapAuthenticator(realm, auth);
     }
 
     /** Joins text split over PDUs with the C bit; null while more is to come. */
@@ -223,5 +253,15 @@ final class Login {
 
     boolean discovery() {
         return discovery;
+    }
+
+    /** The LUNs of the target this initiator may see (its ACL entry's mask). */
+    IntPredicate visibleLuns() {
+        return visibleLuns;
+    }
+
+    /** How the initiator was authenticated, for the log. */
+    String authMethod() {
+        return authenticator == null ? "None" : authenticator.method();
     }
 }

@@ -28,4 +28,9 @@ final class NoAuthentication implements Authenticator {
     public boolean required() {
         return false;
     }
+
+    @Override
+    public String method() {
+        return "None";
+    }
 }

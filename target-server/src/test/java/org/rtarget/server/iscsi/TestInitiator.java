@@ -79,6 +79,13 @@ final class TestInitiator {
         return itt;
     }
 
+    /** The same on LUN {@code lun} (single-level peripheral addressing, LUN < 256). */
+    int command(int lun, int flags, int edtl, byte[] cdb) {
+        int itt = itt();
+        send(TestPdus.scsiCommand(flags, (long) lun << 48, itt, edtl, cmdSn++, expStatSn, cdb, null));
+        return itt;
+    }
+
     /** Every PDU the target has written since the last call, in order. */
     List<WirePdu> received() {
         for (Object m; (m = channel.readOutbound()) != null; ) {

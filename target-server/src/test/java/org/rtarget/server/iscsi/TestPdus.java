@@ -74,6 +74,13 @@ final class TestPdus {
         return pdu(h, Captures.text(keys));
     }
 
+    /** A Login Request with the given stage flags (T bit, CSG, NSG), e.g. 0x81 for Security to Operational. */
+    static byte[] loginStage(long isid, int itt, int cmdSn, int expStatSn, int flags, List<String> keys) {
+        byte[] pdu = login(isid, 0, itt, cmdSn, expStatSn, 0, keys);
+        pdu[1] = (byte) flags;
+        return pdu;
+    }
+
     static byte[] scsiCommand(int flags, long lunField, int itt, int edtl, int cmdSn, int expStatSn, byte[] cdb,
                               byte[] immediateData) {
         ByteBuffer h = header(SCSI_COMMAND, false, flags);

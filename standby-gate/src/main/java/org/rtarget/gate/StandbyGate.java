@@ -50,6 +50,8 @@ public final class StandbyGate implements StorageEvents {
 
     private volatile boolean enabled;
     private volatile boolean standby;
+    /** Set while the LUN's device is being swapped (a reload): media commands get BUSY for a moment. */
+    private volatile boolean paused;
     private volatile long standbySinceNanos;
     private volatile boolean fallbackLogged;
     private long standbyNanosBefore;
@@ -122,6 +124,18 @@ public final class StandbyGate implements StorageEvents {
         return enabled;
     }
 
+    /**
+     * Holds media commands back (answered BUSY) while a reload swaps the LUN's device; not a
+     * standby: nothing is exported or counted as a transition. {@link #resume()} ends it.
+     */
+    public void pause() {
+        paused = true;
+    }
+
+    public void resume() {
+        paused = false;
+    }
+
     /** Replaces the policy (a reload changed standby settings). */
     public void policy(GatePolicy newPolicy) {
         this.policy = newPolicy;
@@ -138,6 +152,10 @@ public final class StandbyGate implements StorageEvents {
     /** Decides on a media-access command before it reaches the backend. */
     public Admission admit() {
         if (!standby) {
+            if (paused) {
+                busyAnswers.increment();
+                return Admission.BUSY;
+            }
             return Admission.PASS;
         }
         if (!fusesOn()) {

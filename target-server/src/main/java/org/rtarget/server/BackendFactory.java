@@ -7,6 +7,7 @@ import java.util.concurrent.Executor;
 import org.rtarget.backend.BlockDevice;
 import org.rtarget.backend.file.FileDevice;
 import org.rtarget.backend.memory.MemoryDevice;
+import org.rtarget.backend.ploop.PloopDevice;
 import org.rtarget.backend.ublk.UblkDevice;
 import org.rtarget.backend.ublk.UblkParams;
 import org.rtarget.backend.ublk.UblkRecovery;
@@ -18,10 +19,12 @@ final class BackendFactory {
     private static final Path SHARED_MEMORY = Path.of("/dev/shm");
     private final Executor ioExecutor;
     private final Path stateDir;
+    private final PloopChains ploopChains;
 
     BackendFactory(Executor ioExecutor, Path stateDir) {
         this.ioExecutor = ioExecutor;
         this.stateDir = stateDir;
+        this.ploopChains = new PloopChains(stateDir);
     }
 
     /**
@@ -33,9 +36,18 @@ final class BackendFactory {
             case MEMORY -> new MemoryDevice(lun.size(), lun.blockSize());
             case FILE -> FileDevice.open(lun.path(), lun.size(), lun.blockSize(), lun.readOnly(), ioExecutor);
             case UBLK -> openUblk(lun);
-            case PLOOP -> throw new UnsupportedOperationException(
-                    "the " + lun.backend().yamlName() + " backend is not implemented yet");
+            case PLOOP -> openPloop(lun);
         };
+    }
+
+    PloopChains ploopChains() {
+        return ploopChains;
+    }
+
+    private BlockDevice openPloop(LunConfig lun) throws IOException {
+        PloopDevice device = PloopDevice.open(ploopChains.chainFor(lun.name(), lun.deltas()), lun.readOnly(), ioExecutor);
+        ploopChains.record(lun.name(), lun.deltas(), device.deltas());
+        return device;
     }
 
     /** The socket a ublk LUN's driver connects to. */

@@ -65,13 +65,15 @@ public final class TargetServer implements AutoCloseable {
     /** Threads that run blocking backend I/O (file images): enough to keep a deep queue busy. */
     private static final int IO_THREADS = 16;
 
-    private final Config config;
+    private volatile Config config;
     private final ExecutorService ioExecutor;
     private final EventLoopGroup group;
     private final Class<? extends ServerChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
-    private final List<LogicalUnit> units = new ArrayList<>();
-    private final List<DriverSupervisor> supervisors = new ArrayList<>();
+    /** Every LUN exported now, by its (config-wide unique) name. */
+    private final Map<String, ExportedLun> exported = new java.util.concurrent.ConcurrentHashMap<>();
+    private BackendFactory backends;
+    private final PloopOperations ploop = new PloopOperations(this);
     private final SessionRegistry sessions;
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final StandbyKey standbyKey;
@@ -111,29 +113,38 @@ public final class TargetServer implements AutoCloseable {
         }
     }
 
+    /** A LUN as exported: the configuration it was built from, its unit, its driver supervisor if any. */
+    record ExportedLun(String iqn, LunConfig config, LogicalUnit unit, DriverSupervisor supervisor) {
+        ExportedLun withConfig(LunConfig newConfig) {
+            return new ExportedLun(iqn, newConfig, unit, supervisor);
+        }
+    }
+
     private void buildTargets() {
-        BackendFactory backends = new BackendFactory(ioExecutor, config.server().stateDir());
+        backends = new BackendFactory(ioExecutor, config.server().stateDir());
         List<IscsiTarget> targets = new ArrayList<>();
         for (TargetConfig t : config.targets()) {
-            Map<Integer, LogicalUnit> luns = new LinkedHashMap<>();
-            for (LunConfig lun : t.luns()) {
-                LogicalUnit unit = buildUnit(backends, t, lun);
-                if (unit != null) {
-                    luns.put(lun.lun(), unit);
-                    units.add(unit);
-                }
-            }
-            targets.add(new IscsiTarget(t.iqn(), t.alias(), t.queueDepth(), t.auth(), t.acl(), luns));
+            targets.add(buildTarget(t));
         }
         directory = new TargetDirectory(targets, config.server().portals(), config.server().discoveryAuth());
     }
 
-    private LogicalUnit buildUnit(BackendFactory backends, TargetConfig target, LunConfig lun) {
-        BlockDevice device;
-        try {
-            device = backends.open(lun);
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            log.error("target {} LUN {} ({}) is not exported: {}", target.iqn(), lun.lun(), lun.name(), e.getMessage());
+    /** A target with every LUN of its configuration that opens; the others are logged and left out. */
+    IscsiTarget buildTarget(TargetConfig t) {
+        Map<Integer, LogicalUnit> luns = new LinkedHashMap<>();
+        for (LunConfig lun : t.luns()) {
+            ExportedLun e = export(t.iqn(), lun);
+            if (e != null) {
+                luns.put(lun.lun(), e.unit());
+            }
+        }
+        return new IscsiTarget(t.iqn(), t.alias(), t.queueDepth(), t.auth(), t.acl(), luns);
+    }
+
+    /** Opens a LUN's device, puts its gate in front and records it; null (logged) if it cannot open. */
+    ExportedLun export(String iqn, LunConfig lun) {
+        BlockDevice device = openDevice(iqn, lun);
+        if (device == null) {
             return null;
         }
         LunIdentity identity = LunIdentity.of(lun.name(), device.kind());
@@ -143,27 +154,74 @@ public final class TargetServer implements AutoCloseable {
             gate.enable(); // the LUN joins its target: it may enter standby from now on
         }
         device.attach(gate);
-        if (device instanceof UblkDevice ublk) {
-            startDriver(backends, target, lun, ublk);
-        }
-        log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", target.iqn(), lun.lun(),
+        LogicalUnit unit = new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
+        DriverSupervisor supervisor = device instanceof UblkDevice ublk ? startDriver(iqn, lun, ublk) : null;
+        log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", iqn, lun.lun(),
                 lun.name(), device.kind(), device.size(), device.blockSize(), identity.wwn());
-        return new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
+        ExportedLun e = new ExportedLun(iqn, lun, unit, supervisor);
+        exported.put(lun.name(), e);
+        return e;
+    }
+
+    /** The device a LUN's configuration describes, or null (logged) if it cannot open. */
+    BlockDevice openDevice(String iqn, LunConfig lun) {
+        try {
+            return backends.open(lun);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            log.error("target {} LUN {} ({}) is not exported: {}", iqn, lun.lun(), lun.name(), e.getMessage());
+            return null;
+        }
     }
 
     /** A ublk LUN: its supervisor runs driver.command; without one, an operator starts a driver by hand. */
-    private void startDriver(BackendFactory backends, TargetConfig target, LunConfig lun, UblkDevice device) {
+    DriverSupervisor startDriver(String iqn, LunConfig lun, UblkDevice device) {
         device.onDead(() -> log.error("target {} LUN {} ({}): its driver crashed and the LUN has no recovery: "
-                + "it stays failed until a reload rebuilds it", target.iqn(), lun.lun(), lun.name()));
+                + "it stays failed until a reload rebuilds it", iqn, lun.lun(), lun.name()));
         DriverConfig d = lun.driver();
         if (d.command().isEmpty()) {
-            return;
+            return null;
         }
         Path workDir = config.source() == null ? Path.of("").toAbsolutePath() : config.source().toAbsolutePath().getParent();
         DriverSupervisor supervisor = new DriverSupervisor(lun.name(), d.command(), backends.ublkSocket(lun), workDir,
                 d.restartBackoff(), d.restartLimit(), device);
-        supervisors.add(supervisor);
         supervisor.start();
+        return supervisor;
+    }
+
+    /**
+     * Takes a LUN out of service for good once nothing uses it: its standby-enable is cleared, its
+     * exported state removed, its driver stopped and its device closed.
+     */
+    void retire(ExportedLun e) {
+        exported.remove(e.config().name(), e);
+        StandbyGate gate = e.unit().gate();
+        gate.disable();
+        gate.removeExportedState();
+        if (e.supervisor() != null) {
+            e.supervisor().close();
+        }
+        e.unit().device().close();
+    }
+
+    Map<String, ExportedLun> exported() {
+        return exported;
+    }
+
+    BackendFactory backends() {
+        return backends;
+    }
+
+    ExecutorService ioExecutor() {
+        return ioExecutor;
+    }
+
+    /** Snapshot, merge, replace-delta and table reload of exported ploop LUNs. */
+    public PloopOperations ploop() {
+        return ploop;
+    }
+
+    void applied(Config newConfig) {
+        this.config = newConfig;
     }
 
     static GatePolicy gatePolicy(StandbyConfig standby) {
@@ -219,6 +277,14 @@ public final class TargetServer implements AutoCloseable {
 
     public SessionRegistry sessions() {
         return sessions;
+    }
+
+    /**
+     * Re-reads the configuration file and applies the difference (blocking: it waits for commands
+     * at devices it swaps or closes). An invalid file changes nothing.
+     */
+    public ConfigReload.Result reload() {
+        return ConfigReload.run(this);
     }
 
     /** The admin endpoint's address as bound. */
@@ -277,13 +343,13 @@ public final class TargetServer implements AutoCloseable {
             s.connection().close("server shutting down");
         }
         group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
-        for (DriverSupervisor s : supervisors) {
-            s.close();
+        for (ExportedLun e : exported.values()) {
+            if (e.supervisor() != null) {
+                e.supervisor().close();
+            }
+            e.unit().device().close();
         }
         ioExecutor.shutdown();
-        for (LogicalUnit unit : units) {
-            unit.device().close();
-        }
     }
 
     private static ThreadFactory daemonThreads(String prefix) {

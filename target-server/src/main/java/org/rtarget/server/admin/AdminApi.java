@@ -21,6 +21,7 @@ import org.rtarget.server.scsi.LogicalUnit;
 public final class AdminApi {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern RECOVER = Pattern.compile("/api/targets/([^/]+)/luns/(\\d+)/recover");
+    private static final Pattern PLOOP = Pattern.compile("/api/targets/([^/]+)/luns/(\\d+)/ploop/([a-z-]+)");
 
     /** One HTTP answer. */
     public record Reply(int status, String contentType, String body) {
@@ -42,6 +43,11 @@ public final class AdminApi {
     }
 
     public Reply handle(String method, String path, Map<String, List<String>> query, String body) {
+        Matcher ploopPath = PLOOP.matcher(path);
+        if (ploopPath.matches()) {
+            return ploop(method, ploopPath.group(1), Integer.parseInt(ploopPath.group(2)), ploopPath.group(3),
+                    query.containsKey("image") ? Path.of(query.get("image").getFirst()) : null);
+        }
         if (method.equals("GET")) {
             return switch (path) {
                 case "/metrics" -> new Reply(200, "text/plain; version=0.0.4; charset=utf-8", server.metrics().scrape());
@@ -51,6 +57,9 @@ public final class AdminApi {
             };
         }
         if (method.equals("POST")) {
+            if (path.equals("/api/reload")) {
+                return reload();
+            }
             Matcher m = RECOVER.matcher(path);
             if (m.matches()) {
                 String image = query.containsKey("image") ? query.get("image").getFirst() : null;
@@ -59,6 +68,52 @@ public final class AdminApi {
             return Reply.error(404, "no such action: " + path);
         }
         return Reply.error(405, "method " + method + " not allowed");
+    }
+
+    private Reply ploop(String method, String iqn, int lun, String action, Path image) {
+        var ops = server.ploop();
+        if (method.equals("GET") && action.equals("merge")) {
+            var p = ops.mergeProgress(iqn, lun);
+            ObjectNode node = JSON.createObjectNode();
+            node.put("done", p == null ? 0 : p.done());
+            node.put("total", p == null ? 0 : p.total());
+            node.put("running", p != null && p.running());
+            return Reply.json(200, node);
+        }
+        if (!method.equals("POST")) {
+            return Reply.error(405, "method " + method + " not allowed");
+        }
+        var result = switch (action) {
+            case "snapshot" -> ops.snapshot(iqn, lun, image);
+            case "merge" -> ops.merge(iqn, lun);
+            case "replace-delta" -> image == null ? null : ops.replaceDelta(iqn, lun, image);
+            case "reload" -> ops.reloadTable(iqn, lun);
+            default -> null;
+        };
+        if (result == null) {
+            return Reply.error(400, action.equals("replace-delta") ? "replace-delta needs ?image=PATH"
+                    : "no ploop action " + action);
+        }
+        ObjectNode node = JSON.createObjectNode();
+        node.put("target", iqn);
+        node.put("lun", lun);
+        if (result.error() != null) {
+            node.put("error", result.error());
+            return Reply.json(result.notFound() ? 404 : 409, node);
+        }
+        node.put("name", result.unit().name());
+        node.put("standby", result.unit().gate().state());
+        result.chain().forEach(p -> node.withArray("deltas").add(p.toString()));
+        return Reply.json(200, node);
+    }
+
+    private Reply reload() {
+        org.rtarget.server.ConfigReload.Result r = server.reload();
+        ObjectNode node = JSON.createObjectNode();
+        r.changes().forEach(node.putArray("changes")::add);
+        r.notApplied().forEach(node.putArray("notApplied")::add);
+        r.errors().forEach(node.putArray("errors")::add);
+        return Reply.json(r.ok() ? 200 : 422, node);
     }
 
     private Reply recover(String iqn, int lun, String image) {
@@ -107,6 +162,9 @@ public final class AdminApi {
                 ln.put("standby", lu.gate().state());
                 if (lu.device() instanceof org.rtarget.backend.ublk.UblkDevice ublk) {
                     ln.put("driverState", ublk.stateName());
+                }
+                if (lu.device() instanceof org.rtarget.backend.ploop.PloopDevice ploopDevice) {
+                    ploopDevice.deltas().forEach(p -> ln.withArray("deltas").add(p.toString()));
                 }
                 ln.put("sessions", lu.nexusCount());
                 LogicalUnit.LunCounters c = lu.counters();

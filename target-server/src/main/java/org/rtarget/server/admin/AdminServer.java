@@ -23,26 +23,55 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.rtarget.config.AdminTlsConfig;
 import org.rtarget.config.HostPort;
+import org.rtarget.config.ServerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP endpoint on its own port and its own event loop (so a slow admin request never
  * stalls iSCSI I/O): JSON for state and actions, Prometheus text at /metrics.
+ *
+ * <p>Security ({@code server.admin-token-file}, {@code server.admin-tls}): with a token, every
+ * request but {@code GET /healthz} needs {@code Authorization: Bearer TOKEN} and gets 401 without
+ * it; with TLS, the endpoint speaks HTTPS only. Listening beyond loopback without a token is
+ * refused at start, whatever the configuration was checked for.
  */
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+    /** Answered without a token: says only that the process is up (container health checks). */
+    static final String HEALTH_PATH = "/healthz";
 
     private final AdminApi api;
+    private final Path tokenFile;
+    private final AdminTlsConfig tlsConfig;
+    private final Path stateDir;
     private final EventLoopGroup group;
+    private AdminAuth auth = AdminAuth.none();
+    private SslContext tls;
     private Channel channel;
 
+    /** Plain HTTP, no token: loopback only. */
     public AdminServer(AdminApi api) {
+        this(api, null, null, null);
+    }
+
+    /** With the server section's admin-token-file and admin-tls (self-signed files go under its state-dir). */
+    public AdminServer(AdminApi api, ServerConfig server) {
+        this(api, server.adminTokenFile(), server.adminTls(), server.stateDir());
+    }
+
+    AdminServer(AdminApi api, Path tokenFile, AdminTlsConfig tlsConfig, Path stateDir) {
         this.api = api;
+        this.tokenFile = tokenFile;
+        this.tlsConfig = tlsConfig;
+        this.stateDir = stateDir;
         this.group = new MultiThreadIoEventLoopGroup(1, r -> {
             Thread t = new Thread(r, "rtarget-admin");
             t.setDaemon(true);
@@ -50,14 +79,30 @@ public final class AdminServer implements AutoCloseable {
         }, NioIoHandler.newFactory());
     }
 
-    /** Listens on {@code bind}; returns the address actually bound. */
+    /**
+     * Listens on {@code bind}; returns the address actually bound. Every refusal (a token file that
+     * cannot be read, TLS files that do not work, beyond loopback without a token) is an
+     * IOException with one line for the operator.
+     */
     public HostPort start(HostPort bind) throws IOException {
+        if (tokenFile != null) {
+            auth = AdminAuth.fromFile(tokenFile);
+        }
+        if (!auth.required() && !ServerConfig.isLoopback(bind.host()) && !resolvesToLoopback(bind.host())) {
+            throw beyondLoopback(bind);
+        }
+        if (tlsConfig != null) {
+            tls = AdminTls.serverContext(tlsConfig, bind, stateDir == null ? Path.of("state") : stateDir);
+        }
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tls != null) {
+                            ch.pipeline().addLast(tls.newHandler(ch.alloc()));
+                        }
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler());
                     }
                 });
@@ -68,11 +113,45 @@ public final class AdminServer implements AutoCloseable {
         }
         InetSocketAddress local = (InetSocketAddress) channel.localAddress();
         HostPort bound = new HostPort(local.getAddress().getHostAddress(), local.getPort());
-        if (!local.getAddress().isLoopbackAddress()) {
-            log.warn("the admin API listens beyond loopback on {} without authentication", bound);
+        boolean loopback = local.getAddress().isLoopbackAddress();
+        if (!loopback && !auth.required()) {
+            // a host name that resolved beyond loopback: the configuration could not tell
+            channel.close().awaitUninterruptibly();
+            channel = null;
+            throw beyondLoopback(bind);
         }
-        log.info("admin API and /metrics on http://{}/", bound);
+        if (!loopback && tls == null) {
+            log.warn("the admin API listens beyond loopback on {} over plain HTTP: its bearer token crosses the "
+                    + "network in clear; set server.admin-tls", bound);
+        }
+        log.info("admin API and /metrics on {}://{}/{}", tls == null ? "http" : "https", bound,
+                auth.required() ? " (bearer token required)" : "");
         return bound;
+    }
+
+    /** Whether the endpoint speaks HTTPS (after {@link #start}). */
+    public boolean tls() {
+        return tls != null;
+    }
+
+    private static IOException beyondLoopback(HostPort bind) {
+        return new IOException("the admin API would listen beyond loopback on " + bind + " without a bearer "
+                + "token: set server.admin-token-file (or keep server.admin on 127.0.0.1)");
+    }
+
+    /** A host name (not a literal) all of whose addresses are loopback. */
+    private static boolean resolvesToLoopback(String host) {
+        try {
+            java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
+            for (java.net.InetAddress a : all) {
+                if (!a.isLoopbackAddress()) {
+                    return false;
+                }
+            }
+            return all.length > 0;
+        } catch (java.net.UnknownHostException e) {
+            return false; // the bind fails next, with its own message
+        }
     }
 
     @Override
@@ -88,16 +167,29 @@ public final class AdminServer implements AutoCloseable {
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
             QueryStringDecoder uri = new QueryStringDecoder(request.uri());
             AdminApi.Reply reply;
-            try {
-                reply = api.handle(request.method().name(), uri.path(), uri.parameters(),
-                        request.content().toString(StandardCharsets.UTF_8));
-            } catch (RuntimeException e) {
-                log.warn("admin request {} {} failed", request.method(), request.uri(), e);
-                reply = AdminApi.Reply.error(500, "internal error: " + e);
+            boolean denied = false;
+            if (!(request.method().name().equals("GET") && uri.path().equals(HEALTH_PATH))
+                    && !auth.allows(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+                denied = true;
+                log.debug("admin request {} {} from {} refused: no valid bearer token", request.method(),
+                        uri.path(), ctx.channel().remoteAddress());
+                reply = AdminApi.Reply.error(401, "a bearer token is required (Authorization: Bearer TOKEN, "
+                        + "the token in the server's admin-token-file)");
+            } else {
+                try {
+                    reply = api.handle(request.method().name(), uri.path(), uri.parameters(),
+                            request.content().toString(StandardCharsets.UTF_8));
+                } catch (RuntimeException e) {
+                    log.warn("admin request {} {} failed", request.method(), request.uri(), e);
+                    reply = AdminApi.Reply.error(500, "internal error: " + e);
+                }
             }
             ByteBuf body = Unpooled.copiedBuffer(reply.body(), StandardCharsets.UTF_8);
             FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                     HttpResponseStatus.valueOf(reply.status()), body);
+            if (denied) {
+                response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"rtarget admin\"");
+            }
             response.headers().set(HttpHeaderNames.CONTENT_TYPE, reply.contentType());
             response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
             boolean keepAlive = HttpUtil.isKeepAlive(request);

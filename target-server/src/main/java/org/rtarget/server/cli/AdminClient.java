@@ -38,6 +38,26 @@ final class AdminClient {
         return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.noBody()));
     }
 
+    /** A POST whose answer is JSON even when it reports errors (422): the caller prints them. */
+    JsonNode postForJson(String path) throws AdminException {
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(300))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode body = JSON.readTree(r.body());
+            if (r.statusCode() >= 400 && r.statusCode() != 422) {
+                throw new AdminException(body.path("error").asText("HTTP " + r.statusCode()));
+            }
+            return body;
+        } catch (ConnectException e) {
+            throw new AdminException("no server answers on " + address + " (is it running? --admin or --config name it)");
+        } catch (IOException e) {
+            throw new AdminException("talking to " + address + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AdminException("interrupted");
+        }
+    }
+
     static String encode(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }

@@ -38,9 +38,20 @@ final class ServeCommand implements Callable<Integer> {
             server.close();
             stopped.countDown();
         }, "rtarget-shutdown"));
+        reloadOnSighup(server);
         printBanner(server);
         stopped.await();
         return 0;
+    }
+
+    /** SIGHUP reloads the configuration, as daemons do; the work runs off the signal thread. */
+    private static void reloadOnSighup(TargetServer server) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> Thread.ofPlatform().daemon()
+                    .name("rtarget-reload").start(server::reload));
+        } catch (IllegalArgumentException e) {
+            // no SIGHUP on this platform: reload through the admin API only
+        }
     }
 
     private static void printBanner(TargetServer server) {

@@ -43,4 +43,10 @@ public final class Acl {
         AclEntry entry = entryFor(initiatorName);
         return entry != null && allowsAddress(entry, address);
     }
+
+    /** Whether the initiator sees LUN {@code lun} (a LUN added by a reload goes only where masking allows). */
+    public boolean lunVisible(String initiatorName, int lun) {
+        AclEntry entry = entryFor(initiatorName);
+        return entry != null && entry.allowsLun(lun);
+    }
 }

@@ -549,13 +549,32 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     /** A command finished in the SCSI core (on this event loop). */
     void taskCompleted(IscsiTask task) {
+        AbortBarrier drain = task.drainBarrier;
+        task.drainBarrier = null;
         if (task.aborted || phase == Phase.CLOSED) {
             discardAborted(task);
-            return;
+        } else {
+            task.state = IscsiTask.State.DONE;
+            respond(task);
+            channel.flush();
         }
-        task.state = IscsiTask.State.DONE;
-        respond(task);
-        channel.flush();
+        if (drain != null) {
+            drain.release();
+        }
+    }
+
+    /**
+     * Holds {@code barrier} until every command of this connection now at {@code unit}'s device
+     * has come back (a reload is about to swap or close that device). Runs on this loop.
+     */
+    void drainUnit(LogicalUnit unit, AbortBarrier barrier) {
+        for (IscsiTask task : tasks.values()) {
+            if (task.state == IscsiTask.State.EXECUTING && task.itl() != null && task.itl().unit() == unit
+                    && task.drainBarrier == null) {
+                task.drainBarrier = barrier;
+                barrier.hold();
+            }
+        }
     }
 
     /** Sends the command's data and status, then forgets it. */

@@ -9,6 +9,7 @@ import org.rtarget.server.iscsi.login.SessionParams;
 import org.rtarget.server.scsi.ItNexus;
 import org.rtarget.server.scsi.ItlNexus;
 import org.rtarget.server.scsi.LogicalUnit;
+import org.rtarget.server.scsi.SenseCode;
 
 /**
  * A logged-in iSCSI session (one connection: MaxConnections=1). It is the I_T nexus of the SCSI
@@ -27,6 +28,7 @@ public final class IscsiSession implements ItNexus {
     private int expCmdSn;
     private int maxCmdSn;
     private int outstanding;
+    private final int queueDepth;
 
     private final Map<Integer, ItlNexus> nexuses = new TreeMap<>();
     private final Map<Integer, ItlNexus> missing = new HashMap<>();
@@ -40,6 +42,8 @@ public final class IscsiSession implements ItNexus {
         this.params = params;
         this.connection = connection;
         this.expCmdSn = firstCmdSn;
+        // Fixed at login: a reload that changes the target's queue-depth applies to new sessions.
+        this.queueDepth = target == null ? DISCOVERY_WINDOW : target.queueDepth();
         this.maxCmdSn = firstCmdSn - 1 + queueDepth();
     }
 
@@ -88,7 +92,7 @@ public final class IscsiSession implements ItNexus {
     private static final int DISCOVERY_WINDOW = 16;
 
     private int queueDepth() {
-        return target == null ? DISCOVERY_WINDOW : target.queueDepth();
+        return queueDepth;
     }
 
     // ----- LUNs -----
@@ -110,6 +114,40 @@ public final class IscsiSession implements ItNexus {
             nexuses.put(e.getKey(), n);
         }
         reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * A reload added a LUN to this session's target: if this initiator may see it, it gets a nexus,
+     * and REPORTED LUNS DATA HAS CHANGED on the LUNs it already had. Runs on the session's loop.
+     */
+    void lunAdded(int lun, LogicalUnit unit, boolean visible) {
+        if (!visible || nexuses.containsKey(lun)) {
+            return;
+        }
+        for (ItlNexus other : nexuses.values()) {
+            other.postUnitAttention(SenseCode.REPORTED_LUNS_DATA_CHANGED);
+        }
+        ItlNexus n = new ItlNexus(this, lun, unit);
+        unit.attach(n);
+        nexuses.put(lun, n);
+        missing.remove(lun);
+        reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * A reload removed a LUN: its nexus is detached (commands still arriving for it answer LOGICAL
+     * UNIT NOT SUPPORTED), the other LUNs get REPORTED LUNS DATA HAS CHANGED. Runs on the session's loop.
+     */
+    void lunRemoved(int lun) {
+        ItlNexus n = nexuses.remove(lun);
+        if (n == null) {
+            return;
+        }
+        n.unit().detach(n, false);
+        reportedLuns = nexuses.keySet().stream().mapToInt(Integer::intValue).toArray();
+        for (ItlNexus other : nexuses.values()) {
+            other.postUnitAttention(SenseCode.REPORTED_LUNS_DATA_CHANGED);
+        }
     }
 
     /** The logical units this session sees. */

@@ -14,10 +14,11 @@ import org.rtarget.server.scsi.LogicalUnit;
  */
 public final class IscsiTarget {
     private final String iqn;
-    private final String alias;
-    private final int queueDepth;
-    private final AuthConfig auth;
-    private final Acl acl;
+    // Settings a reload may change: new sessions take the new values.
+    private volatile String alias;
+    private volatile int queueDepth;
+    private volatile AuthConfig auth;
+    private volatile Acl acl;
     private volatile Map<Integer, LogicalUnit> luns;
 
     public IscsiTarget(String iqn, String alias, int queueDepth, AuthConfig auth, List<AclEntry> acl,
@@ -62,6 +63,14 @@ public final class IscsiTarget {
     /** LUN number to logical unit, ascending. */
     public Map<Integer, LogicalUnit> luns() {
         return luns;
+    }
+
+    /** A reload changed the target's settings: logins from now on use them. */
+    public void settings(String newAlias, int newQueueDepth, AuthConfig newAuth, List<AclEntry> newAcl) {
+        this.alias = newAlias;
+        this.queueDepth = newQueueDepth;
+        this.auth = newAuth;
+        this.acl = new Acl(newAcl);
     }
 
     /** Replaces the LUN table (live reload). */

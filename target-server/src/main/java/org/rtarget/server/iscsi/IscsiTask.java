@@ -48,6 +48,8 @@ final class IscsiTask extends ScsiCommand implements Runnable {
     boolean aborted;
     /** Set when a task management function waits for this aborted command to finish. */
     AbortBarrier abortBarrier;
+    /** Set when a reload waits for this command to leave its device before swapping or closing it. */
+    AbortBarrier drainBarrier;
 
     // Data-Out gathering.
     int received;
@@ -77,6 +79,7 @@ final class IscsiTask extends ScsiCommand implements Runnable {
         this.state = State.RECEIVING;
         this.aborted = false;
         this.abortBarrier = null;
+        this.drainBarrier = null;
         this.received = 0;
         this.unsolicitedEnd = 0;
         this.unsolicitedPending = false;

@@ -19,7 +19,7 @@ public final class LogicalUnit {
     /** Replaced as a whole when a reload rebuilds the LUN under the same identity. */
     private volatile BlockDevice device;
     private final StandbyGate gate;
-    private final boolean readOnly;
+    private volatile boolean readOnly;
     private final int blockSize;
     private final int blockShift;
     private volatile boolean writeCacheEnabled;
@@ -102,6 +102,19 @@ public final class LogicalUnit {
 
     void setWriteCacheEnabled(boolean enabled) {
         this.writeCacheEnabled = enabled;
+    }
+
+    /**
+     * A reload changed write-cache or read-only: the mode data every initiator sees changed, so
+     * they all get MODE PARAMETERS CHANGED.
+     */
+    public void modeSettings(boolean newReadOnly, boolean newWriteCache) {
+        if (newReadOnly == readOnly && newWriteCache == writeCacheEnabled) {
+            return;
+        }
+        this.readOnly = newReadOnly;
+        this.writeCacheEnabled = newWriteCache;
+        postUnitAttention(SenseCode.MODE_PARAMETERS_CHANGED, null);
     }
 
     public LunCounters counters() {

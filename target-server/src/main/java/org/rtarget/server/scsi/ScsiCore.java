@@ -81,6 +81,12 @@ public final class ScsiCore {
     /** Runs a command that {@link #setup} accepted (for a write, after its data arrived). */
     public static void execute(ScsiCommand c) {
         LogicalUnit lu = c.itl.detached() ? null : c.itl.unit();
+        if (lu == null && !OpcodeTable.answersWithoutUnit(c.op)) {
+            // The LUN was removed (a reload) while this command waited for its data.
+            c.checkCondition(SenseCode.LUN_NOT_SUPPORTED);
+            finish(c);
+            return;
+        }
         // Checked again after a write's data arrived: standby may have begun meanwhile.
         if (lu != null && !admitted(lu, c)) {
             return;

@@ -56,6 +56,8 @@ public final class StandbyGate implements StorageEvents {
     private volatile boolean fallbackLogged;
     private long standbyNanosBefore;
 
+    private final MeterRegistry registry;
+    private final java.util.List<io.micrometer.core.instrument.Meter> meters = new java.util.ArrayList<>();
     private final Counter busyAnswers;
     private final Counter fallbackAnswers;
     private final Counter toOn;
@@ -72,6 +74,7 @@ public final class StandbyGate implements StorageEvents {
         this.key = key;
         this.policy = policy;
         this.stateFile = stateFile;
+        this.registry = registry;
         Tags tags = Tags.of("lun", lunName);
         this.busyAnswers = Counter.builder("rtarget.standby.busy.answers")
                 .description("media-access commands answered BUSY or TASK SET FULL while in standby")
@@ -86,12 +89,17 @@ public final class StandbyGate implements StorageEvents {
         this.inconsistencies = Counter.builder("rtarget.standby.inconsistencies")
                 .description("standby flags found set while a fuse is off (warned about, not acted on)")
                 .tags(tags).register(registry);
-        Gauge.builder("rtarget.standby.active", this, g -> g.standby ? 1 : 0)
-                .description("1 while the LUN is in standby").tags(tags).register(registry);
-        Gauge.builder("rtarget.standby.enabled", this, g -> g.enabled ? 1 : 0)
-                .description("1 while the LUN's standby-enable fuse is set").tags(tags).register(registry);
-        FunctionCounter.builder("rtarget.standby.time", this, StandbyGate::secondsInStandby)
-                .description("time spent in standby").baseUnit("seconds").tags(tags).register(registry);
+        meters.add(Gauge.builder("rtarget.standby.active", this, g -> g.standby ? 1 : 0)
+                .description("1 while the LUN is in standby").tags(tags).register(registry));
+        meters.add(Gauge.builder("rtarget.standby.enabled", this, g -> g.enabled ? 1 : 0)
+                .description("1 while the LUN's standby-enable fuse is set").tags(tags).register(registry));
+        meters.add(FunctionCounter.builder("rtarget.standby.time", this, StandbyGate::secondsInStandby)
+                .description("time spent in standby").baseUnit("seconds").tags(tags).register(registry));
+        meters.add(busyAnswers);
+        meters.add(fallbackAnswers);
+        meters.add(toOn);
+        meters.add(toOff);
+        meters.add(inconsistencies);
         exportState();
     }
 
@@ -302,5 +310,16 @@ public final class StandbyGate implements StorageEvents {
         if (stateFile != null) {
             stateFile.remove();
         }
+    }
+
+    /**
+     * The LUN is gone: its meters leave the registry (a LUN added again under the same name gets
+     * fresh ones, and nothing keeps this gate alive).
+     */
+    public void close() {
+        for (io.micrometer.core.instrument.Meter m : meters) {
+            registry.remove(m);
+        }
+        meters.clear();
     }
 }

@@ -197,6 +197,7 @@ public final class TargetServer implements AutoCloseable {
         StandbyGate gate = e.unit().gate();
         gate.disable();
         gate.removeExportedState();
+        gate.close();
         if (e.supervisor() != null) {
             e.supervisor().close();
         }

@@ -263,6 +263,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         sendLoginResponse(reply.flags(), reply.itt(), reply.keys(), LoginStatus.SUCCESS, session.tsih());
+        server.metrics().loginSucceeded();
         writer.flush();
         // Digests and the negotiated segment size apply from the next PDU in each direction.
         digests.enable(params.headerDigest(), params.dataDigest());
@@ -294,6 +295,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     /** Ends a login with a failure status: one log line, the response, then the connection closes. */
     private void refuseLogin(Pdu pdu, LoginException e) {
+        server.metrics().loginFailed(e.status());
         String initiator = login.initiatorName() == null ? "?" : login.initiatorName();
         if (e.status() == LoginStatus.AUTHENTICATION_FAILURE || e.status() == LoginStatus.AUTHORIZATION_FAILURE
                 || e.status() == LoginStatus.OUT_OF_RESOURCES) {

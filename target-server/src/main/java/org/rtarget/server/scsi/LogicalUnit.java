@@ -189,6 +189,59 @@ public final class LogicalUnit {
         }
     }
 
+    private volatile io.micrometer.core.instrument.Timer readTimer;
+    private volatile io.micrometer.core.instrument.Timer writeTimer;
+    private final java.util.List<io.micrometer.core.instrument.Meter> meters = new java.util.ArrayList<>();
+
+    /**
+     * Publishes the unit's counters and command latency histograms (per LUN name) in {@code registry};
+     * {@link #unpublish} takes them out again when the LUN goes.
+     */
+    public void publish(io.micrometer.core.instrument.MeterRegistry registry) {
+        var tags = io.micrometer.core.instrument.Tags.of("lun", name());
+        meters.add(io.micrometer.core.instrument.FunctionCounter.builder("rtarget.lun.commands", counters,
+                c -> c.readCommands.sum()).tags(tags).tag("op", "read").description("read commands").register(registry));
+        meters.add(io.micrometer.core.instrument.FunctionCounter.builder("rtarget.lun.commands", counters,
+                c -> c.writeCommands.sum()).tags(tags).tag("op", "write").description("write commands").register(registry));
+        meters.add(io.micrometer.core.instrument.FunctionCounter.builder("rtarget.lun.bytes", counters,
+                c -> c.bytesRead.sum()).tags(tags).tag("op", "read").baseUnit("bytes").description("bytes moved")
+                .register(registry));
+        meters.add(io.micrometer.core.instrument.FunctionCounter.builder("rtarget.lun.bytes", counters,
+                c -> c.bytesWritten.sum()).tags(tags).tag("op", "write").baseUnit("bytes").description("bytes moved")
+                .register(registry));
+        meters.add(io.micrometer.core.instrument.FunctionCounter.builder("rtarget.lun.errors", counters,
+                c -> c.errors.sum()).tags(tags).description("commands failed by the backend").register(registry));
+        readTimer = latency(registry, tags, "read");
+        writeTimer = latency(registry, tags, "write");
+        meters.add(readTimer);
+        meters.add(writeTimer);
+    }
+
+    private static io.micrometer.core.instrument.Timer latency(io.micrometer.core.instrument.MeterRegistry registry,
+                                                               io.micrometer.core.instrument.Tags tags, String op) {
+        return io.micrometer.core.instrument.Timer.builder("rtarget.lun.command.duration").tags(tags).tag("op", op)
+                .description("time from a command's arrival to its completion")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(java.time.Duration.ofNanos(10_000))
+                .maximumExpectedValue(java.time.Duration.ofSeconds(30))
+                .register(registry);
+    }
+
+    public void unpublish(io.micrometer.core.instrument.MeterRegistry registry) {
+        readTimer = null;
+        writeTimer = null;
+        meters.forEach(registry::remove);
+        meters.clear();
+    }
+
+    /** Records a finished read or write command's latency (one histogram update). */
+    void recordLatency(boolean read, long nanos) {
+        io.micrometer.core.instrument.Timer t = read ? readTimer : writeTimer;
+        if (t != null) {
+            t.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+    }
+
     /** Simple per-LUN counters, cheap enough for the I/O path (metrics read them). */
     public static final class LunCounters {
         public final LongAdder readCommands = new LongAdder();

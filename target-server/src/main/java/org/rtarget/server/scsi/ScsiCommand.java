@@ -41,6 +41,7 @@ public abstract class ScsiCommand implements IoCallback {
     ByteBuf data;
     ByteBuf verifyBuffer;
     boolean dropConnection;
+    long startNanos;
     int status;
     byte[] sense;
 

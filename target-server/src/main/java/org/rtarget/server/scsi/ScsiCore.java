@@ -23,6 +23,7 @@ public final class ScsiCore {
      * without moving data.
      */
     public static boolean setup(ScsiCommand c) {
+        c.startNanos = System.nanoTime();
         int opcode = c.cdbByte(0);
         ItlNexus itl = c.itl;
         LogicalUnit lu = itl.detached() ? null : itl.unit();
@@ -122,6 +123,12 @@ public final class ScsiCore {
 
     /** Ends a command: releases data-out, keeps data-in only for GOOD status, tells the transport. */
     static void finish(ScsiCommand c) {
+        if (c.op != null && c.op.mediaAccess() && c.direction != ScsiCommand.Direction.NONE) {
+            LogicalUnit lu = c.itl.unit();
+            if (lu != null) {
+                lu.recordLatency(c.direction == ScsiCommand.Direction.IN, System.nanoTime() - c.startNanos);
+            }
+        }
         if (c.direction == ScsiCommand.Direction.OUT || c.status != ScsiStatus.GOOD) {
             c.releaseData();
         }

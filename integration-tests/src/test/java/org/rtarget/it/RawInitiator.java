@@ -143,6 +143,33 @@ public final class RawInitiator implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code count} READ(10)s in one write and waits for none of the answers (for tests of a
+     * client that stops reading).
+     */
+    public void sendReads(int count, int lun, int blocks, int blockSize) throws IOException {
+        ByteBuffer all = ByteBuffer.allocate(48 * count);
+        for (int i = 0; i < count; i++) {
+            ByteBuffer h = header(0x01, 0x80 | 0x40 | 0x01, 0);
+            h.putShort(8, (short) lun);
+            h.putInt(16, itt++);
+            h.putInt(20, blocks * blockSize);
+            h.putInt(24, cmdSn++);
+            h.putInt(28, expStatSn);
+            h.put(32, (byte) 0x28);
+            h.putInt(34, (i % 16) * blocks);
+            h.putShort(39, (short) blocks);
+            all.put(h.array());
+        }
+        out.write(all.array());
+        out.flush();
+    }
+
+    /** Shrinks the socket's receive buffer (before a test stops reading). */
+    public void smallReceiveBuffer() throws IOException {
+        socket.setReceiveBufferSize(64 * 1024);
+    }
+
     /** READ(10) of {@code blocks} blocks of {@code blockSize} bytes. */
     public Response read10(int lun, long lba, int blocks, int blockSize) throws IOException {
         byte[] cdb = new byte[16];

@@ -147,6 +147,39 @@ class RobustnessIT {
     }
 
     @Test
+    void aClientThatStopsReadingCannotMakeTheServerBuffer() throws Exception {
+        long before = rssKiB(server.pid());
+        try (RawInitiator slow = RawInitiator.login(server.port(), initiator("slow"), IQN)) {
+            ready(slow);
+            long readsBefore = server.admin().lun("robust").path("readCommands").asLong();
+            // 120 reads of 8 MiB each (960 MiB of data), all in one write, while never reading an answer.
+            slow.sendReads(120, 0, 16384, BLOCK);
+            Thread.sleep(3000);
+            long during = rssKiB(server.pid());
+            long executed = server.admin().lun("robust").path("readCommands").asLong() - readsBefore;
+            System.out.printf("RobustnessIT: a client not reading 960 MiB: %d reads executed, RSS %d -> %d KiB%n",
+                    executed, before, during);
+            // Reads wait, without a buffer, once the socket stops draining: a few run, not 120.
+            assertThat(executed).as("reads executed for the slow reader").isLessThan(10);
+            assertThat(during - before).as("memory the server holds for the slow reader, KiB").isLessThan(128 * 1024);
+            // Others are served meanwhile.
+            try (RawInitiator other = RawInitiator.login(server.port(), initiator("meanwhile"), IQN)) {
+                ready(other);
+                roundTrip(other, 400, 4);
+            }
+        }
+    }
+
+    private static long rssKiB(long pid) throws Exception {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new AssertionError("no VmRSS");
+    }
+
+    @Test
     void aSecondLoginWithTheSameIsidReplacesTheFirst() throws Exception {
         try (RawInitiator first = RawInitiator.login(server.port(), initiator("twice"), IQN)) {
             ready(first);

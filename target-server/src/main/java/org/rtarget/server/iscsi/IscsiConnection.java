@@ -95,6 +95,8 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private final IntObjectHashMap<IscsiTask> tasks = new IntObjectHashMap<>();
     private final ArrayDeque<IscsiTask> freeTasks = new ArrayDeque<>();
+    /** Reads held back while the socket does not drain (a slow reader), oldest first. */
+    private final ArrayDeque<IscsiTask> parkedReads = new ArrayDeque<>();
     private int nextTtt = 1;
 
     private long connectedNanos;
@@ -203,7 +205,11 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         // A slow reader: stop reading new commands until the socket drains, so output stays bounded.
-        channel.config().setAutoRead(channel.isWritable());
+        boolean writable = channel.isWritable();
+        while (writable && !parkedReads.isEmpty() && channel.isWritable()) {
+            executeTask(parkedReads.pollFirst());
+        }
+        channel.config().setAutoRead(writable);
         ctx.fireChannelWritabilityChanged();
     }
 
@@ -431,6 +437,12 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void executeTask(IscsiTask task) {
+        if (task.direction() == ScsiCommand.Direction.IN && !channel.isWritable()) {
+            // A slow reader: its data would pile up in memory. The read waits, without a buffer,
+            // until the socket drains (at most queue-depth of them: the CmdSN window bounds it).
+            parkedReads.addLast(task);
+            return;
+        }
         task.state = IscsiTask.State.EXECUTING;
         ScsiCore.execute(task);
     }
@@ -717,6 +729,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             task.aborted = true;
             return;
         }
+        parkedReads.remove(task); // it may wait for the socket to drain
         tasks.remove(task.itt);
         if (session != null) {
             session.commandEnded();

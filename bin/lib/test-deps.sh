@@ -11,6 +11,8 @@ TEST_TOOLS=(
   "sg_inq sg3-utils"
   "socat socat"
   "cpio cpio"
+  "openssl openssl"
+  "promtool prometheus"
 )
 # Packages that provide no command of their own but are needed all the same.
 TEST_PACKAGES=(qemu-block-extra kmod e2fsprogs)
@@ -42,4 +44,39 @@ ensure_test_deps() {
     echo "install them with: sudo apt-get install $missing" >&2
     exit 1
   fi
+}
+
+# Docker, for DockerImageIT (the project's image with real initiators on the host). Not a test
+# dependency of bin/run-tests, which reports those tests as skipped where no engine runs; .ci/run
+# installs and starts it. Command -> Debian package.
+DOCKER_TOOLS=(
+  "dockerd docker.io"
+  "debootstrap debootstrap"
+)
+
+missing_docker_packages() {
+  local entry missing=()
+  for entry in "${DOCKER_TOOLS[@]}"; do
+    command -v "${entry%% *}" >/dev/null 2>&1 || missing+=("${entry#* }")
+  done
+  printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' '
+}
+
+# start_docker_engine: starts dockerd in the background unless an engine answers already; waits
+# until `docker info` answers. Sets DOCKERD_PID when it started one. Log: /var/log/rtarget-dockerd.log.
+start_docker_engine() {
+  local log=/var/log/rtarget-dockerd.log i
+  DOCKERD_PID=
+  docker info >/dev/null 2>&1 && return 0
+  echo "starting dockerd (log: $log)" >&2
+  setsid dockerd >"$log" 2>&1 </dev/null &
+  DOCKERD_PID=$!
+  for i in $(seq 1 120); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "dockerd did not come up; the end of its log:" >&2
+  tail -20 "$log" >&2
+  return 1
 }

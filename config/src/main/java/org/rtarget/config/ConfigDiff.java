@@ -109,7 +109,9 @@ public record ConfigDiff(Config old, Config neu, List<String> serverChanges, Lis
             new Key<ServerConfig>("max-recv-data-segment-length", ServerConfig::maxRecvDataSegmentLength),
             new Key<ServerConfig>("discovery-auth", ServerConfig::discoveryAuth),
             new Key<ServerConfig>("max-sessions-per-target", ServerConfig::maxSessionsPerTarget),
-            new Key<ServerConfig>("max-sessions-per-initiator", ServerConfig::maxSessionsPerInitiator));
+            new Key<ServerConfig>("max-sessions-per-initiator", ServerConfig::maxSessionsPerInitiator),
+            new Key<ServerConfig>("admin-token-file", ServerConfig::adminTokenFile),
+            new Key<ServerConfig>("admin-tls", ServerConfig::adminTls));
 
     public static ConfigDiff between(Config old, Config neu) {
         List<TargetConfig> added = new ArrayList<>();

@@ -57,6 +57,7 @@ final class DiffSummary {
 
     private static String show(Object value) {
         return switch (value) {
+            case null -> "(none)";
             case Duration duration -> Durations.format(duration);
             case List<?> list -> list.stream().map(String::valueOf).collect(Collectors.joining(", ", "[", "]"));
             default -> String.valueOf(value);

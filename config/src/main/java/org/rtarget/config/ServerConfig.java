@@ -26,7 +26,8 @@ import java.util.Objects;
 public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir, boolean standbyCheck,
                            Duration nopInterval, Duration nopTimeout, Duration loginTimeout,
                            int maxRecvDataSegmentLength, AuthConfig discoveryAuth,
-                           int maxSessionsPerTarget, int maxSessionsPerInitiator) {
+                           int maxSessionsPerTarget, int maxSessionsPerInitiator,
+                           Path adminTokenFile, AdminTlsConfig adminTls) {
 
     public static final HostPort DEFAULT_PORTAL = new HostPort("127.0.0.1", HostPort.DEFAULT_PORTAL_PORT);
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", HostPort.DEFAULT_ADMIN_PORT);
@@ -58,6 +59,44 @@ public record ServerConfig(List<HostPort> portals, HostPort admin, Path stateDir
         return new ServerConfig(List.of(DEFAULT_PORTAL), DEFAULT_ADMIN, baseDir.resolve(DEFAULT_STATE_DIR),
                 true, DEFAULT_NOP_INTERVAL, DEFAULT_NOP_TIMEOUT, DEFAULT_LOGIN_TIMEOUT,
                 DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, null, DEFAULT_MAX_SESSIONS_PER_TARGET,
-                DEFAULT_MAX_SESSIONS_PER_INITIATOR);
+                DEFAULT_MAX_SESSIONS_PER_INITIATOR, null, null);
+    }
+
+    /** Whether {@code admin} names a loopback address (127.0.0.0/8, ::1, localhost) and nothing else. */
+    public boolean adminOnLoopback() {
+        return isLoopback(admin.host());
+    }
+
+    /**
+     * Whether a host as written in the configuration is loopback: an IPv4 literal in 127.0.0.0/8,
+     * {@code ::1} (or its IPv4-mapped forms) or {@code localhost}. Other names are not resolved here.
+     */
+    public static boolean isLoopback(String host) {
+        if (host.equalsIgnoreCase("localhost")) {
+            return true;
+        }
+        byte[] v4 = IpAddresses.parseIpv4(host);
+        if (v4 != null) {
+            return v4[0] == 127;
+        }
+        int percent = host.indexOf('%');
+        byte[] v6 = IpAddresses.parseIpv6(percent >= 0 ? host.substring(0, percent) : host);
+        if (v6 == null) {
+            return false;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (v6[i] != 0) {
+                return false;
+            }
+        }
+        if (v6[10] == (byte) 0xff && v6[11] == (byte) 0xff) {
+            return v6[12] == 127; // ::ffff:127.x.y.z
+        }
+        for (int i = 10; i < 15; i++) {
+            if (v6[i] != 0) {
+                return false;
+            }
+        }
+        return v6[15] == 1;
     }
 }

@@ -179,16 +179,21 @@ class ConfigDiffTest {
                   nop-interval: 10s
                   discovery-auth:
                     chap: {user: d, secret: discovery-secret}
+                  admin-token-file: /etc/rtarget/admin-token
+                  admin-tls: self-signed
                 """);
         ConfigDiff diff = ConfigDiff.between(old, neu);
         assertThat(diff.serverChanged()).isTrue();
-        assertThat(diff.serverChanges()).containsExactly("portals", "admin", "nop-interval", "discovery-auth");
+        assertThat(diff.serverChanges()).containsExactly("portals", "admin", "nop-interval", "discovery-auth",
+                "admin-token-file", "admin-tls");
         assertThat(diff.changedTargets()).isEmpty();
         assertThat(diff.summary()).containsExactly(
                 "server: portals [127.0.0.1:3260] -> [0.0.0.0:3260, [::]:3260]",
                 "server: admin 127.0.0.1:8080 -> 0.0.0.0:8080",
                 "server: nop-interval 5s -> 10s",
-                "server: discovery-auth changed");
+                "server: discovery-auth changed",
+                "server: admin-token-file (none) -> /etc/rtarget/admin-token",
+                "server: admin-tls (none) -> self-signed");
     }
 
     @Test

@@ -41,6 +41,8 @@ class ConfigLoaderTest {
                 server:
                   portals: ["[::]:3260", "192.0.2.1", "[::1]"]
                   admin: 0.0.0.0
+                  admin-token-file: /etc/rtarget/admin-token
+                  admin-tls: {cert: tls/admin.crt, key: tls/admin.key}
                   state-dir: /var/lib/rtarget
                   standby-check: no
                   nop-interval: 0
@@ -53,6 +55,8 @@ class ConfigLoaderTest {
         assertThat(server.portals()).containsExactly(
                 new HostPort("::", 3260), new HostPort("192.0.2.1", 3260), new HostPort("::1", 3260));
         assertThat(server.admin()).isEqualTo(new HostPort("0.0.0.0", 8080));
+        assertThat(server.adminTokenFile()).isEqualTo(Path.of("/etc/rtarget/admin-token"));
+        assertThat(server.adminTls()).isEqualTo(new AdminTlsConfig(BASE.resolve("tls/admin.crt"), BASE.resolve("tls/admin.key")));
         assertThat(server.stateDir()).isEqualTo(Path.of("/var/lib/rtarget"));
         assertThat(server.standbyCheck()).isFalse();
         assertThat(server.nopInterval()).isZero();

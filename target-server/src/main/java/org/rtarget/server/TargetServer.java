@@ -116,7 +116,7 @@ public final class TargetServer implements AutoCloseable {
         try {
             server.buildTargets();
             server.listen();
-            server.admin = new AdminServer(new AdminApi(server));
+            server.admin = new AdminServer(new AdminApi(server), config.server());
             server.adminAddress = server.admin.start(config.server().admin());
             return server;
         } catch (IOException | InterruptedException | RuntimeException e) {

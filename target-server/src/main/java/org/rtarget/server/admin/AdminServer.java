@@ -139,7 +139,7 @@ public final class AdminServer implements AutoCloseable {
                 + "token: set server.admin-token-file (or keep server.admin on 127.0.0.1)");
     }
 
-    /** A host name (not a literal) all of whose addresses are loopback. */
+    /** A host name (not a literal) all of whose addresses are loopback; an unknown one is left to the bind. */
     private static boolean resolvesToLoopback(String host) {
         try {
             java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
@@ -150,7 +150,7 @@ public final class AdminServer implements AutoCloseable {
             }
             return all.length > 0;
         } catch (java.net.UnknownHostException e) {
-            return false; // the bind fails next, with its own message
+            return true; // the bind fails next, with its own message
         }
     }
 

@@ -18,7 +18,9 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
+import java.security.PrivateKey;
 import java.security.SecureRandom;
+import java.security.Signature;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
@@ -32,6 +34,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import javax.net.ssl.SSLException;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -44,7 +47,12 @@ import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.rtarget.config.AdminTlsConfig;
 import org.rtarget.config.HostPort;
@@ -83,6 +91,7 @@ public final class AdminTls {
             key = tls.key();
             requireReadable(cert, "cert");
             requireReadable(key, "key");
+            checkPair(cert, key);
         }
         try {
             SslContext context = SslContextBuilder.forServer(cert.toFile(), key.toFile())
@@ -106,6 +115,74 @@ public final class AdminTls {
         } catch (GeneralSecurityException e) {
             throw new IOException("admin-tls: " + pemCertificate + " is not a PEM certificate: " + rootMessage(e), e);
         }
+    }
+
+    /**
+     * Fails unless {@code key} is the private key of the first certificate in {@code cert}: TLS
+     * would otherwise accept the files and fail every handshake later. A test signature decides.
+     */
+    static void checkPair(Path cert, Path key) throws IOException {
+        X509Certificate certificate;
+        try (InputStream in = Files.newInputStream(cert)) {
+            certificate = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+        } catch (GeneralSecurityException e) {
+            throw new IOException("admin-tls.cert " + cert + ": not a PEM certificate: " + rootMessage(e), e);
+        }
+        PrivateKey privateKey = readPrivateKey(key);
+        String algorithm = switch (privateKey.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC", "ECDSA" -> "SHA256withECDSA";
+            case "Ed25519", "EdDSA" -> "Ed25519";
+            case "Ed448" -> "Ed448";
+            default -> null;
+        };
+        if (algorithm == null) {
+            return; // an unusual key type: left to the TLS handshake
+        }
+        try {
+            byte[] probe = "rtarget admin-tls key check".getBytes(StandardCharsets.US_ASCII);
+            Signature signer = Signature.getInstance(algorithm);
+            signer.initSign(privateKey);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            Signature verifier = Signature.getInstance(algorithm);
+            verifier.initVerify(certificate.getPublicKey());
+            verifier.update(probe);
+            if (!verifier.verify(signature)) {
+                throw new GeneralSecurityException("mismatch");
+            }
+        } catch (GeneralSecurityException e) {
+            throw new IOException("admin-tls: the key in " + key + " does not belong to the certificate in " + cert);
+        }
+    }
+
+    /** A PEM private key: PKCS#8, PKCS#1 or SEC1 (EC PARAMETERS blocks before it are skipped). */
+    private static PrivateKey readPrivateKey(Path key) throws IOException {
+        try (PEMParser parser = new PEMParser(Files.newBufferedReader(key, StandardCharsets.US_ASCII))) {
+            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
+            for (Object o = parser.readObject(); o != null; o = parser.readObject()) {
+                switch (o) {
+                    case PEMKeyPair pair -> {
+                        return converter.getPrivateKey(pair.getPrivateKeyInfo());
+                    }
+                    case PrivateKeyInfo info -> {
+                        return converter.getPrivateKey(info);
+                    }
+                    case PEMEncryptedKeyPair _, PKCS8EncryptedPrivateKeyInfo _ ->
+                            throw new IOException("admin-tls.key " + key + ": is encrypted; give it without a passphrase "
+                                    + "(readable by the server's user only)");
+                    default -> {
+                        // EC PARAMETERS and the like: read on
+                    }
+                }
+            }
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("admin-tls")) {
+                throw e;
+            }
+            throw new IOException("admin-tls.key " + key + ": not a PEM private key: " + rootMessage(e), e);
+        }
+        throw new IOException("admin-tls.key " + key + ": holds no PEM private key");
     }
 
     /** Makes the key and certificate unless both are there already. */

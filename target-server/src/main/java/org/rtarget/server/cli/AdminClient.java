@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,11 +15,18 @@ import org.rtarget.config.HostPort;
 /** Talks to a running server's admin endpoint. */
 final class AdminClient {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private final AdminTransport transport;
     private final HostPort address;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
+
+    AdminClient(AdminTransport transport) {
+        this.transport = transport;
+        this.address = transport.address();
+        this.http = transport.http();
+    }
 
     AdminClient(HostPort address) {
-        this.address = address;
+        this(AdminTransport.plain(address));
     }
 
     /** A failure talking to the server, with a message for the operator. */
@@ -31,17 +37,17 @@ final class AdminClient {
     }
 
     JsonNode get(String path) throws AdminException {
-        return send(HttpRequest.newBuilder(uri(path)).GET());
+        return send(transport.request(path).GET());
     }
 
     JsonNode post(String path) throws AdminException {
-        return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.noBody()));
+        return send(transport.request(path).POST(HttpRequest.BodyPublishers.noBody()));
     }
 
     /** A POST whose answer is JSON even when it reports errors (422): the caller prints them. */
     JsonNode postForJson(String path) throws AdminException {
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(300))
+            HttpResponse<String> r = http.send(transport.request(path).timeout(Duration.ofSeconds(300))
                     .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
             JsonNode body = JSON.readTree(r.body());
             if (r.statusCode() >= 400 && r.statusCode() != 422) {
@@ -60,11 +66,6 @@ final class AdminClient {
 
     static String encode(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
-    }
-
-    private URI uri(String path) {
-        String host = address.host().contains(":") ? "[" + address.host() + "]" : address.host();
-        return URI.create("http://" + host + ":" + address.port() + path);
     }
 
     private JsonNode send(HttpRequest.Builder request) throws AdminException {

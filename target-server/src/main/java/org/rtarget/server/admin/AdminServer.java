@@ -24,10 +24,15 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import org.rtarget.config.AdminTlsConfig;
 import org.rtarget.config.HostPort;
 import org.rtarget.config.ServerConfig;
@@ -36,7 +41,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP endpoint on its own port and its own event loop (so a slow admin request never
- * stalls iSCSI I/O): JSON for state and actions, Prometheus text at /metrics.
+ * stalls iSCSI I/O): JSON for state and actions, Prometheus text at /metrics. Reads (GET) are
+ * answered on the loop; actions (POST) run one at a time on their own thread, so a long reload
+ * never holds up a scrape.
  *
  * <p>Security ({@code server.admin-token-file}, {@code server.admin-tls}): with a token, every
  * request but {@code GET /healthz} needs {@code Authorization: Bearer TOKEN} and gets 401 without
@@ -47,12 +54,23 @@ public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
     /** Answered without a token: says only that the process is up (container health checks). */
     static final String HEALTH_PATH = "/healthz";
+    /** A connection with no request for this long is closed (clients that leave keep-alive sockets open). */
+    private static final int IDLE_SECONDS = 120;
 
     private final AdminApi api;
     private final Path tokenFile;
     private final AdminTlsConfig tlsConfig;
     private final Path stateDir;
     private final EventLoopGroup group;
+    /**
+     * Runs the actions (POST: reload, recover, ploop operations) one at a time, off the event loop:
+     * a reload that waits for LUNs to drain must not keep /metrics and /healthz from answering.
+     */
+    private final ExecutorService actions = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "rtarget-admin-action");
+        t.setDaemon(true);
+        return t;
+    });
     private AdminAuth auth = AdminAuth.none();
     private SslContext tls;
     private Channel channel;
@@ -103,7 +121,8 @@ public final class AdminServer implements AutoCloseable {
                         if (tls != null) {
                             ch.pipeline().addLast(tls.newHandler(ch.alloc()));
                         }
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new Handler());
+                        ch.pipeline().addLast(new IdleStateHandler(0, 0, IDLE_SECONDS), new HttpServerCodec(),
+                                new HttpObjectAggregator(1 << 20), new Handler());
                     }
                 });
         try {
@@ -159,31 +178,59 @@ public final class AdminServer implements AutoCloseable {
         if (channel != null) {
             channel.close().awaitUninterruptibly();
         }
+        actions.shutdownNow();
         group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
     }
 
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        /** An action runs for this connection: its answer is not written yet (reads are paused meanwhile). */
+        private boolean busy;
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
             QueryStringDecoder uri = new QueryStringDecoder(request.uri());
-            AdminApi.Reply reply;
-            boolean denied = false;
-            if (!(request.method().name().equals("GET") && uri.path().equals(HEALTH_PATH))
+            String method = request.method().name();
+            boolean keepAlive = HttpUtil.isKeepAlive(request);
+            if (!(method.equals("GET") && uri.path().equals(HEALTH_PATH))
                     && !auth.allows(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
-                denied = true;
-                log.debug("admin request {} {} from {} refused: no valid bearer token", request.method(),
-                        uri.path(), ctx.channel().remoteAddress());
-                reply = AdminApi.Reply.error(401, "a bearer token is required (Authorization: Bearer TOKEN, "
-                        + "the token in the server's admin-token-file)");
-            } else {
-                try {
-                    reply = api.handle(request.method().name(), uri.path(), uri.parameters(),
-                            request.content().toString(StandardCharsets.UTF_8));
-                } catch (RuntimeException e) {
-                    log.warn("admin request {} {} failed", request.method(), request.uri(), e);
-                    reply = AdminApi.Reply.error(500, "internal error: " + e);
-                }
+                log.debug("admin request {} {} from {} refused: no valid bearer token", method, uri.path(),
+                        ctx.channel().remoteAddress());
+                respond(ctx, AdminApi.Reply.error(401, "a bearer token is required (Authorization: Bearer TOKEN, "
+                        + "the token in the server's admin-token-file)"), keepAlive, true);
+                return;
             }
+            String body = request.content().toString(StandardCharsets.UTF_8);
+            if (method.equals("GET")) { // reads of state: cheap, answered on the loop
+                respond(ctx, handle(method, request.uri(), uri, body), keepAlive, false);
+                return;
+            }
+            // Answers go out in request order: read no further request until this one is answered.
+            busy = true;
+            ctx.channel().config().setAutoRead(false);
+            try {
+                actions.execute(() -> {
+                    AdminApi.Reply reply = handle(method, request.uri(), uri, body);
+                    ctx.executor().execute(() -> {
+                        busy = false;
+                        respond(ctx, reply, keepAlive, false);
+                        ctx.channel().config().setAutoRead(true);
+                    });
+                });
+            } catch (RejectedExecutionException e) { // closing down
+                ctx.close();
+            }
+        }
+
+        private AdminApi.Reply handle(String method, String rawUri, QueryStringDecoder uri, String body) {
+            try {
+                return api.handle(method, uri.path(), uri.parameters(), body);
+            } catch (RuntimeException e) {
+                log.warn("admin request {} {} failed", method, rawUri, e);
+                return AdminApi.Reply.error(500, "internal error: " + e);
+            }
+        }
+
+        private void respond(ChannelHandlerContext ctx, AdminApi.Reply reply, boolean keepAlive, boolean denied) {
             ByteBuf body = Unpooled.copiedBuffer(reply.body(), StandardCharsets.UTF_8);
             FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                     HttpResponseStatus.valueOf(reply.status()), body);
@@ -192,11 +239,17 @@ public final class AdminServer implements AutoCloseable {
             }
             response.headers().set(HttpHeaderNames.CONTENT_TYPE, reply.contentType());
             response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-            boolean keepAlive = HttpUtil.isKeepAlive(request);
             HttpUtil.setKeepAlive(response, keepAlive);
             var future = ctx.writeAndFlush(response);
             if (!keepAlive) {
                 future.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof IdleStateEvent && !busy) {
+                ctx.close();
             }
         }
 

@@ -106,6 +106,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> timer;
 
     private int logoutItt;
+    private boolean logoutAnswered;
     private ByteBuf pendingText;
     private int pendingTextTtt = RESERVED;
 
@@ -376,7 +377,7 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         int itt = pdu.initiatorTaskTag();
-        if (tasks.containsKey(itt)) {
+        if (itt == RESERVED || tasks.containsKey(itt)) { // 0xffffffff names no task (RFC 7143 11.1)
             reject(pdu, REJECT_INVALID_FIELD);
             return;
         }
@@ -403,6 +404,14 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
         tasks.put(itt, task);
         session.commandStarted();
 
+        if (pdu.immediate() && session.outstanding() > session.queueDepth()) {
+            // Immediate commands are outside the CmdSN window: bound them by the queue depth too, or
+            // each could hold a write buffer of up to MAX_TRANSFER_BYTES (SAM: TASK SET FULL).
+            task.taskSetFull();
+            task.state = IscsiTask.State.DONE;
+            respond(task);
+            return;
+        }
         if (!ScsiCore.setup(task)) {
             task.state = IscsiTask.State.DONE;
             respond(task);
@@ -783,6 +792,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
                 dropTask(task);
             }
         }
+        if (phase == Phase.LOGGING_OUT && tasks.isEmpty()) {
+            // A logout waited for these commands: answer it, after the task management response.
+            loop.execute(() -> sendLogoutResponse(0));
+        }
         channel.flush();
     }
 
@@ -1068,6 +1081,10 @@ public final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void sendLogoutResponse(int response) {
+        if (phase == Phase.CLOSED || response == 0 && logoutAnswered) {
+            return;
+        }
+        logoutAnswered |= response == 0;
         ByteBuf h = writer.header(Opcode.LOGOUT_RESPONSE, F);
         h.setByte(2, response);
         h.setInt(16, logoutItt);

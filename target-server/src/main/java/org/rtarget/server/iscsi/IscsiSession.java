@@ -91,7 +91,8 @@ public final class IscsiSession implements ItNexus {
     /** Discovery sessions only exchange text, a few commands at a time. */
     private static final int DISCOVERY_WINDOW = 16;
 
-    private int queueDepth() {
+    /** The task set's size: the CmdSN window, and the bound on immediate commands outstanding besides it. */
+    int queueDepth() {
         return queueDepth;
     }
 
@@ -177,14 +178,12 @@ public final class IscsiSession implements ItNexus {
     /**
      * Accepts a non-immediate command's CmdSN. Numbers outside the window are ignored silently, as
      * RFC 7143 says; a number ahead of ExpCmdSN cannot happen on a single TCP connection, and is
-     * taken as the new position rather than stalling the session.
+     * taken as the new position rather than stalling the session. ExpCmdSN itself is taken only while
+     * the window is open: an initiator that ignores MaxCmdSN must not get more commands outstanding
+     * (each may hold a write buffer) than the queue depth.
      */
     boolean acceptCmdSn(int cmdSn) {
-        if (cmdSn == expCmdSn) {
-            expCmdSn++;
-            return true;
-        }
-        if (cmdSn - expCmdSn > 0 && maxCmdSn - cmdSn >= 0) {
+        if (cmdSn - expCmdSn >= 0 && maxCmdSn() - cmdSn >= 0) {
             expCmdSn = cmdSn + 1;
             return true;
         }

@@ -3,6 +3,8 @@ package org.rtarget.server.iscsi;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.net.InetAddress;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.function.IntPredicate;
 import org.rtarget.config.AclEntry;
 import org.rtarget.config.AuthConfig;
@@ -25,6 +27,8 @@ final class Login {
     private static final int FLAG_CONTINUE = 0x40;
     /** Login PDUs are bounded by the RFC default MaxRecvDataSegmentLength; allow a few of them. */
     private static final int MAX_TEXT = 64 * 1024;
+    /** The initiator's MaxRecvDataSegmentLength during login (the RFC default): one login response's text. */
+    private static final int MAX_RESPONSE_TEXT = 8192;
 
     /** What to send back for one login request. */
     record Reply(int flags, int itt, TextKeys keys, LoginStatus status, boolean done) {
@@ -48,6 +52,9 @@ final class Login {
     private boolean authenticated;
     private IntPredicate visibleLuns = lun -> true;
     private ByteBuf partialText;
+    /** Every key the initiator sent in this login, and every key the target answered or declared. */
+    private final Set<String> keysSeen = new HashSet<>();
+    private final Set<String> keysAnswered = new HashSet<>();
 
     /** @param peerAddress where the initiator connects from (for ACL address ranges); null if unknown */
     Login(TargetDirectory directory, int targetMaxRecvDataSegmentLength, InetAddress peerAddress) {
@@ -83,6 +90,13 @@ final class Login {
         if (keys == null) { // more text follows: acknowledge with an empty response
             return new Reply(csg << 2, pdu.initiatorTaskTag(), TextKeys.empty(), LoginStatus.SUCCESS, false);
         }
+        for (TextKeys.Pair pair : keys.pairs()) {
+            // RFC 7143 6.1: no key may be declared or negotiated twice in a login (the answers would
+            // contradict each other); the target MUST reject the login with an initiator error.
+            if (!keysSeen.add(pair.key())) {
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, "key " + pair.key() + " sent more than once");
+            }
+        }
         TextKeys response = TextKeys.empty();
         if (first) {
             identify(keys, response);
@@ -113,6 +127,20 @@ final class Login {
                 }
             }
             default -> throw new LoginException(LoginStatus.INITIATOR_ERROR, "invalid current stage " + csg);
+        }
+        for (TextKeys.Pair pair : response.pairs()) {
+            // A target-only key or an unusable MaxRecvDataSegmentLength from the initiator would be
+            // answered under the name of the target's own declaration: one key, two values.
+            if (!keysAnswered.add(pair.key()) && !pair.key().equals("TargetAddress")) {
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, "the initiator's " + pair.key()
+                        + " collides with the target's own declaration");
+            }
+        }
+        if (response.encodedLength() > MAX_RESPONSE_TEXT) {
+            // Each unknown key is answered: a request full of them would make an answer longer than
+            // the initiator may receive in one login response (RFC 7143: 8192 bytes during login).
+            throw new LoginException(LoginStatus.INITIATOR_ERROR, "the answers to " + keys.pairs().size()
+                    + " keys would take " + response.encodedLength() + " bytes, more than one login response holds");
         }
         int replyFlags = (transit ? FLAG_TRANSIT | nsg : 0) | csg << 2;
         boolean done = transit && nsg == STAGE_FULL_FEATURE;

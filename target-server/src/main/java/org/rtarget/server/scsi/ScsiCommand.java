@@ -147,6 +147,15 @@ public abstract class ScsiCommand implements IoCallback {
     /** The command is complete; the transport sends the response. May be called from any thread. */
     protected abstract void commandDone();
 
+    /**
+     * The transport refuses the command before setup because the initiator has more commands
+     * outstanding than the task set holds (immediate commands are outside the CmdSN window): TASK SET
+     * FULL, no sense.
+     */
+    public final void taskSetFull() {
+        statusOnly(ScsiStatus.TASK_SET_FULL);
+    }
+
     /** The transport ends the command itself (e.g. its data phase went wrong): CHECK CONDITION. */
     protected final void terminate(SenseCode code) {
         releaseData();

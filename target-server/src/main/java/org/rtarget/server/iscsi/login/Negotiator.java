@@ -126,7 +126,8 @@ public final class Negotiator {
             return null;
         }
         for (int i = 0; i < value.length(); i++) {
-            if (!Character.isDigit(value.charAt(i))) {
+            char c = value.charAt(i);
+            if (c < '0' || c > '9') { // Character.isDigit (and Long.parseLong) would take any script's digits
                 return null;
             }
         }

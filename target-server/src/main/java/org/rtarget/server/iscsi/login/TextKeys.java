@@ -1,6 +1,7 @@
 package org.rtarget.server.iscsi.login;
 
 import io.netty.buffer.ByteBuf;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,23 +45,34 @@ public final class TextKeys {
                 i++;
                 continue;
             }
-            String pair = data.toString(i, stop - i, StandardCharsets.UTF_8);
+            String pair = utf8(data, i, stop - i);
             int eq = pair.indexOf('=');
             if (eq <= 0) {
                 throw new IllegalArgumentException("text key without '=': " + abbreviate(pair));
             }
             String key = pair.substring(0, eq);
             String value = pair.substring(eq + 1);
-            if (key.length() > MAX_KEY_LENGTH) {
+            // The limits are in bytes (RFC 7143 6.1), not characters: '=' is one byte, never inside a UTF-8 sequence.
+            int keyBytes = data.indexOf(i, stop, (byte) '=') - i;
+            if (keyBytes > MAX_KEY_LENGTH) {
                 throw new IllegalArgumentException("text key longer than 63 bytes: " + abbreviate(key));
             }
-            if (value.length() > MAX_VALUE_LENGTH) {
+            if (stop - i - keyBytes - 1 > MAX_VALUE_LENGTH) {
                 throw new IllegalArgumentException("value of " + key + " longer than 8192 bytes");
             }
             pairs.add(new Pair(key, value));
             i = stop + 1;
         }
         return new TextKeys(pairs);
+    }
+
+    /** Strict UTF-8: malformed text would otherwise be echoed back altered (U+FFFD) and longer. */
+    private static String utf8(ByteBuf data, int index, int length) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(data.nioBuffer(index, length)).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("text that is not UTF-8");
+        }
     }
 
     public List<Pair> pairs() {
@@ -88,6 +100,15 @@ public final class TextKeys {
 
     public boolean isEmpty() {
         return pairs.isEmpty();
+    }
+
+    /** The length of {@link #encode}'s output in bytes. */
+    public int encodedLength() {
+        int n = 0;
+        for (Pair p : pairs) {
+            n += io.netty.buffer.ByteBufUtil.utf8Bytes(p.key) + io.netty.buffer.ByteBufUtil.utf8Bytes(p.value) + 2;
+        }
+        return n;
     }
 
     /** Appends the encoded text (each pair NUL-terminated). */

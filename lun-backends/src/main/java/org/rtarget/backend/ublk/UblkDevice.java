@@ -350,6 +350,8 @@ public final class UblkDevice implements BlockDevice {
     /** One connection from a driver process: it reads the driver's messages on its own thread. */
     private final class DriverLink {
         private static final ByteBuffer STOP = ByteBuffer.allocate(0);
+        /** At most this many messages go out in one gathering write. */
+        private static final int WRITE_BATCH = 64;
         private final SocketChannel channel;
         /**
          * Messages to the driver are queued and written by a thread of the link's own: a driver
@@ -367,14 +369,25 @@ public final class UblkDevice implements BlockDevice {
             writer.start();
         }
 
+        /** Writes what is queued, everything that has piled up in one go. */
         private void write() {
+            List<ByteBuffer> batch = new ArrayList<>(WRITE_BATCH);
+            ByteBuffer[] messages = new ByteBuffer[WRITE_BATCH];
             try {
                 while (true) {
-                    ByteBuffer m = outbox.take();
-                    if (m == STOP) {
-                        return;
+                    batch.clear();
+                    batch.add(outbox.take());
+                    outbox.drainTo(batch, WRITE_BATCH - 1);
+                    int n = 0;
+                    for (ByteBuffer m : batch) {
+                        if (m == STOP) {
+                            UblkProtocol.sendAll(channel, messages, n);
+                            return;
+                        }
+                        messages[n++] = m;
                     }
-                    UblkProtocol.send(channel, m);
+                    UblkProtocol.sendAll(channel, messages, n);
+                    java.util.Arrays.fill(messages, 0, n, null);
                 }
             } catch (IOException | InterruptedException e) {
                 closeQuietly();
@@ -382,11 +395,11 @@ public final class UblkDevice implements BlockDevice {
         }
 
         void run() {
-            ByteBuffer lengthBuffer = ByteBuffer.allocate(4);
+            UblkProtocol.Receiver receiver = new UblkProtocol.Receiver(channel);
             try {
                 sendDeviceInfo();
                 while (true) {
-                    ByteBuffer m = UblkProtocol.receive(channel, lengthBuffer);
+                    ByteBuffer m = receiver.next();
                     if (m == null) {
                         break;
                     }

@@ -51,13 +51,14 @@ public final class UblkDriver {
     private final CrashSwitch crash;
     private final PrintStream out;
     private final AtomicLong requests = new AtomicLong();
-    private final ByteBuffer lengthBuffer = ByteBuffer.allocate(4);
+    private final UblkProtocol.Receiver receiver;
     private MemorySegment data;
     private int queueDepth;
     private int queues;
 
     private UblkDriver(SocketChannel channel, BackingOpener opener, CrashSwitch crash, PrintStream out) {
         this.channel = channel;
+        this.receiver = new UblkProtocol.Receiver(channel);
         this.opener = opener;
         this.crash = crash;
         this.out = out;
@@ -82,7 +83,7 @@ public final class UblkDriver {
     }
 
     private int serve(Arena arena) throws IOException {
-        ByteBuffer info = UblkProtocol.receive(channel, lengthBuffer);
+        ByteBuffer info = receiver.next();
         if (info == null || (info.get(0) & 0xFF) != UblkProtocol.DEVICE_INFO) {
             out.println("ublk-driver: the target did not send DEVICE_INFO");
             return 1;
@@ -136,7 +137,7 @@ public final class UblkDriver {
         }
         out.println("ublk-driver: serving");
         while (true) {
-            ByteBuffer m = UblkProtocol.receive(channel, lengthBuffer);
+            ByteBuffer m = receiver.next();
             if (m == null) {
                 out.println("ublk-driver: the target closed the connection");
                 return 0;
@@ -184,7 +185,7 @@ public final class UblkDriver {
         ByteBuffer m = UblkProtocol.message(command, 4);
         m.putInt((int) pid);
         send(m);
-        ByteBuffer reply = UblkProtocol.receive(channel, lengthBuffer);
+        ByteBuffer reply = receiver.next();
         if (reply == null || (reply.get(0) & 0xFF) != UblkProtocol.CTRL_REPLY) {
             throw new IOException("no reply to control command 0x" + Integer.toHexString(command));
         }

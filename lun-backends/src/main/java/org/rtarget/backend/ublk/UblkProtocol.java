@@ -62,6 +62,75 @@ public final class UblkProtocol {
     }
 
     /**
+     * Writes {@code count} messages with gathering writes (one system call for all of them when the
+     * socket takes them); callers serialize writes on one channel.
+     */
+    public static void sendAll(SocketChannel channel, ByteBuffer[] messages, int count) throws IOException {
+        long left = 0;
+        for (int i = 0; i < count; i++) {
+            left += messages[i].flip().remaining();
+        }
+        int first = 0;
+        while (left > 0) {
+            left -= channel.write(messages, first, count - first);
+            while (first < count && !messages[first].hasRemaining()) {
+                first++;
+            }
+        }
+    }
+
+    /**
+     * Reads messages through one buffer: a single read brings in every message that has arrived,
+     * instead of two reads (length, then body) per message.
+     */
+    public static final class Receiver {
+        private final SocketChannel channel;
+        private final ByteBuffer buffer = ByteBuffer.allocateDirect(4 + MAX_MESSAGE).order(ByteOrder.LITTLE_ENDIAN);
+
+        public Receiver(SocketChannel channel) {
+            this.channel = channel;
+            buffer.flip(); // empty, ready for reading
+        }
+
+        /**
+         * The next message, positioned after its type byte (read the type with {@code get(0)}); it
+         * is a view of the receiver's buffer, valid until the next call. Null at a clean end of stream.
+         *
+         * @throws ProtocolException for a frame that cannot be a message
+         */
+        public ByteBuffer next() throws IOException {
+            if (!fill(4, true)) {
+                return null;
+            }
+            int length = buffer.getInt(buffer.position());
+            if (length < 1 || length > MAX_MESSAGE) {
+                throw new ProtocolException("message length " + Integer.toUnsignedString(length));
+            }
+            fill(4 + length, false);
+            int start = buffer.position() + 4;
+            ByteBuffer message = buffer.slice(start, length).order(ByteOrder.LITTLE_ENDIAN);
+            message.position(1);
+            buffer.position(start + length);
+            return message;
+        }
+
+        private boolean fill(int bytes, boolean eofAllowed) throws IOException {
+            while (buffer.remaining() < bytes) {
+                buffer.compact();
+                int n = channel.read(buffer);
+                buffer.flip();
+                if (n < 0) {
+                    if (eofAllowed && !buffer.hasRemaining()) {
+                        return false;
+                    }
+                    throw new EOFException("connection closed inside a message");
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
      * Reads one message: the returned buffer is positioned after the type byte (read with
      * {@code get(0)}); null at a clean end of stream.
      *

@@ -90,4 +90,50 @@ class MetricsIT {
             assertThat(noServer.output()).contains("no server answers on 127.0.0.1:1").doesNotContain("\tat ");
         }
     }
+
+    @Test
+    void anOperatorDropsOneSessionAndTheOthersCarryOn() throws Exception {
+        try (ServerProcess server = ServerProcess.start(dir.resolve("server"), """
+                server:
+                  portals: ["127.0.0.1:0"]
+                  admin: "127.0.0.1:0"
+                  state-dir: st
+                targets:
+                  - iqn: %s
+                    luns:
+                      - {lun: 0, name: d0, backend: memory, size: 16M}
+                """.formatted(IQN));
+             RawInitiator noisy = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:noisy", IQN);
+             RawInitiator quiet = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:quiet", IQN)) {
+            String list = Tools.run(60, ServerProcess.cli("session", "list", "--admin", server.adminAddress()))
+                    .ok().output();
+            assertThat(list).contains("TSIH", "MAXBURST", "noisy", "quiet", "None/None");
+            int tsih = -1;
+            for (var s : server.admin().status().path("sessions")) {
+                if (s.path("initiator").asText().endsWith(":noisy")) {
+                    tsih = s.path("tsih").asInt();
+                }
+            }
+            assertThat(tsih).isPositive();
+
+            Tools.Result drop = Tools.run(60, ServerProcess.cli("session", "drop", Integer.toString(tsih), "--admin",
+                    server.adminAddress()));
+            assertThat(drop.exitCode()).as(drop.output()).isZero();
+            assertThat(drop.output()).contains("session " + tsih, "noisy", "dropped");
+            assertThat(noisy.closedByServer(5000)).isTrue();
+            // The answer came once the session was gone: the very next listing no longer has it.
+            assertThat(Tools.run(60, ServerProcess.cli("session", "list", "--admin", server.adminAddress()))
+                    .ok().output()).doesNotContain("noisy").contains("quiet");
+            assertThat(quiet.write10(0, 0, new byte[4096], 512).status()).isZero();
+            assertThat(quiet.read10(0, 0, 8, 512).status()).isZero();
+
+            Tools.Result again = Tools.run(60, ServerProcess.cli("session", "drop", Integer.toString(tsih), "--admin",
+                    server.adminAddress()));
+            assertThat(again.exitCode()).isEqualTo(1);
+            assertThat(again.output()).contains("no session with TSIH " + tsih).doesNotContain("\tat ");
+            Tools.Result bad = Tools.run(60, ServerProcess.cli("session", "drop", "x", "--admin", server.adminAddress()));
+            assertThat(bad.exitCode()).isEqualTo(2);
+            assertThat(bad.output()).contains("Usage: iscsi-target session drop");
+        }
+    }
 }

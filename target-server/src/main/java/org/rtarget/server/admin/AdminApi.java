@@ -20,8 +20,12 @@ import org.rtarget.server.scsi.LogicalUnit;
  */
 public final class AdminApi {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern RECOVER = Pattern.compile("/api/targets/([^/]+)/luns/(\\d+)/recover");
-    private static final Pattern PLOOP = Pattern.compile("/api/targets/([^/]+)/luns/(\\d+)/ploop/([a-z-]+)");
+    // Numbers are at most 9 digits so that they always parse as an int.
+    private static final Pattern RECOVER = Pattern.compile("/api/targets/([^/]+)/luns/(\\d{1,9})/recover");
+    private static final Pattern PLOOP = Pattern.compile("/api/targets/([^/]+)/luns/(\\d{1,9})/ploop/([a-z-]+)");
+    private static final Pattern DROP_SESSION = Pattern.compile("/api/sessions/(\\d{1,9})/drop");
+    /** How long a drop waits for the session to be gone before it answers. */
+    private static final long DROP_WAIT_MILLIS = 5_000;
 
     /** One HTTP answer. */
     public record Reply(int status, String contentType, String body) {
@@ -64,6 +68,10 @@ public final class AdminApi {
             if (m.matches()) {
                 String image = query.containsKey("image") ? query.get("image").getFirst() : null;
                 return recover(m.group(1), Integer.parseInt(m.group(2)), image);
+            }
+            Matcher drop = DROP_SESSION.matcher(path);
+            if (drop.matches()) {
+                return dropSession(Integer.parseInt(drop.group(1)));
             }
             return Reply.error(404, "no such action: " + path);
         }
@@ -127,6 +135,35 @@ public final class AdminApi {
         }
         node.put("name", result.unit().name());
         node.put("standby", result.unit().gate().state());
+        return Reply.json(200, node);
+    }
+
+    /**
+     * Closes a session's connection, as a network failure would: its commands are aborted and an
+     * initiator that still has the target configured logs in again (an ACL change plus a reload
+     * keeps it out). Answers once the session is gone, so that a status right after no longer
+     * lists it. Runs on the admin action thread, where waiting is allowed.
+     */
+    private Reply dropSession(int tsih) {
+        IscsiSession session = server.sessions().byTsih(tsih);
+        if (session == null) {
+            return Reply.error(404, "no session with TSIH " + tsih);
+        }
+        session.connection().close("session " + tsih + " dropped by the operator (admin API)");
+        long deadline = System.nanoTime() + DROP_WAIT_MILLIS * 1_000_000;
+        while (server.sessions().byTsih(tsih) == session && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        ObjectNode node = JSON.createObjectNode();
+        node.put("tsih", tsih);
+        node.put("initiator", session.initiatorName());
+        node.put("target", session.discovery() ? "(discovery)" : session.target().iqn());
+        node.put("dropped", server.sessions().byTsih(tsih) != session);
         return Reply.json(200, node);
     }
 

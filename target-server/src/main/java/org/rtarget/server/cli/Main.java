@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         version = "rtarget 0.1.0",
         description = "An iSCSI target on recoverable block devices.",
         subcommands = {ServeCommand.class, CheckConfigCommand.class, StatusCommand.class, LunCommand.class,
-                ReloadCommand.class, PloopCommand.class, UblkDriverCommand.class,
+                SessionCommand.class, ReloadCommand.class, PloopCommand.class, UblkDriverCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

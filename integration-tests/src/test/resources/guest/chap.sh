@@ -5,6 +5,8 @@
 #   CHAP_BAD_SECRET  tried first: that login must be refused and leave no session
 #   CHAP_USER_IN, CHAP_SECRET_IN  mutual CHAP (the target's account)
 #   CHAP_ALGS        node.session.auth.chap_algs, e.g. SHA3-256,SHA256,SHA1,MD5
+#   CHAP_EACH_ALG    before the main login, log in and out once with each of these alone,
+#                    e.g. "MD5 SHA1 SHA256"
 set -e
 iscsiadm -m discovery -t st -p "$KI_PORTAL"
 iscsiadm -m node -T "$KI_IQN" -o delete >/dev/null 2>&1 || true
@@ -12,7 +14,6 @@ iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL,1" -o new >/dev/null
 auth() { iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" -o update -n "node.session.auth.$1" -v "$2"; }
 auth authmethod CHAP
 auth username "$CHAP_USER"
-[ -z "$CHAP_ALGS" ] || auth chap_algs "$CHAP_ALGS"
 if [ -n "$CHAP_USER_IN" ]; then
   auth username_in "$CHAP_USER_IN"
   auth password_in "$CHAP_SECRET_IN"
@@ -28,6 +29,13 @@ if [ -n "$CHAP_BAD_SECRET" ]; then
   fi
 fi
 auth password "$CHAP_SECRET"
+for alg in $CHAP_EACH_ALG; do
+  auth chap_algs "$alg"
+  iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" --login > /dev/null
+  echo "KI: [chap] logged in with $alg alone"
+  iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" --logout > /dev/null
+done
+[ -z "$CHAP_ALGS" ] || auth chap_algs "$CHAP_ALGS"
 iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" --login
 dev=""; i=0
 while [ -z "$dev" ] && [ $i -lt 120 ]; do

@@ -229,15 +229,23 @@ class ChapIT {
                 .containsPattern("kernel-initiator.*-> " + IQN + " logged in .*AuthMethod=CHAP MD5 ");
     }
 
+    /** Mutual CHAP with each algorithm open-iscsi has alone, then with its full list: the strongest wins. */
     @Test
-    void kernelMutualWithTheStrongestAlgorithm() throws Exception {
+    void kernelMutualWithEachAlgorithmAndTheStrongestOfAll() throws Exception {
         Tools.Result r = kernelInitiator(MUTUAL_IQN, "CHAP_USER=" + USER, "CHAP_SECRET=" + SECRET,
                 "CHAP_USER_IN=" + TARGET_USER, "CHAP_SECRET_IN=" + TARGET_SECRET,
-                "CHAP_ALGS=SHA3-256,SHA256,SHA1,MD5");
-        assertThat(r.output()).as(tail(r.output())).contains("KI-RESULT: PASS", "[chap] all checks passed");
+                "CHAP_EACH_ALG=MD5 SHA1 SHA256", "CHAP_ALGS=SHA3-256,SHA256,SHA1,MD5");
+        assertThat(r.output()).as(tail(r.output())).contains("KI-RESULT: PASS", "[chap] all checks passed",
+                "[chap] logged in with MD5 alone", "[chap] logged in with SHA1 alone",
+                "[chap] logged in with SHA256 alone");
         assertThat(r.exitCode()).isZero();
-        assertThat(server.log()).containsPattern(
-                "kernel-initiator.*-> " + MUTUAL_IQN + " logged in .*AuthMethod=CHAP SHA3-256 mutual ");
+        List<String> logins = server.log().lines()
+                .filter(l -> l.contains("kernel-initiator") && l.contains("-> " + MUTUAL_IQN + " logged in")).toList();
+        assertThat(logins).as("the kernel's logins, in order").hasSize(4);
+        assertThat(logins.get(0)).contains("AuthMethod=CHAP MD5 mutual ");
+        assertThat(logins.get(1)).contains("AuthMethod=CHAP SHA-1 mutual ");
+        assertThat(logins.get(2)).contains("AuthMethod=CHAP SHA-256 mutual ");
+        assertThat(logins.get(3)).contains("AuthMethod=CHAP SHA3-256 mutual ");
     }
 
     private static String tail(String s) {

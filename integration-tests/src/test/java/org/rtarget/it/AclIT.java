@@ -3,7 +3,6 @@ package org.rtarget.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -81,14 +80,14 @@ class AclIT {
         assertThat(masked.exitCode()).isNotZero();
         assertThat(masked.output()).contains("LOGICAL_UNIT_NOT_SUPPORTED");
         try (RawInitiator raw = RawInitiator.login(server.port(), ALLOWED, ACL_IQN)) {
-            assertThat(reportLuns(raw)).containsExactly(1);
+            assertThat(raw.reportLuns()).containsExactly(1);
         }
     }
 
     @Test
     void withoutAMaskEveryLunIsSeen() throws Exception {
         try (RawInitiator raw = RawInitiator.login(server.port(), LOCAL, ACL_IQN)) {
-            assertThat(reportLuns(raw)).containsExactly(0, 1);
+            assertThat(raw.reportLuns()).containsExactly(0, 1);
         }
     }
 
@@ -222,20 +221,5 @@ class AclIT {
         for (RawInitiator r : sessions) {
             r.close();
         }
-    }
-
-    /** REPORT LUNS through LUN 0 (which answers it even when masked); the LUN numbers listed. */
-    private static List<Integer> reportLuns(RawInitiator raw) throws IOException {
-        byte[] cdb = new byte[16];
-        cdb[0] = (byte) 0xA0;
-        ByteBuffer.wrap(cdb).putInt(6, 1024);
-        RawInitiator.Response r = raw.command(0, cdb, 1024, null);
-        assertThat(r.status()).as("REPORT LUNS status").isZero();
-        ByteBuffer data = ByteBuffer.wrap(r.data());
-        List<Integer> luns = new ArrayList<>();
-        for (int i = 0; i < data.getInt(0) / 8; i++) {
-            luns.add(data.getShort(8 + 8 * i) & 0x3FFF);
-        }
-        return luns;
     }
 }

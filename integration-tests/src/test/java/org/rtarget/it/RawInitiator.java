@@ -8,7 +8,9 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -191,6 +193,23 @@ public final class RawInitiator implements AutoCloseable {
         cdb[0] = 0x12;
         cdb[4] = (byte) 96;
         return command(lun, cdb, 96, null);
+    }
+
+    /** REPORT LUNS through LUN 0 (which answers it even when masked or absent); the LUN numbers listed. */
+    public List<Integer> reportLuns() throws IOException {
+        byte[] cdb = new byte[12];
+        cdb[0] = (byte) 0xA0;
+        ByteBuffer.wrap(cdb).putInt(6, 1024);
+        Response r = command(0, cdb, 1024, null);
+        if (r.status() != 0) {
+            throw new IOException("REPORT LUNS answered status " + r.status());
+        }
+        ByteBuffer data = ByteBuffer.wrap(r.data());
+        List<Integer> luns = new ArrayList<>();
+        for (int i = 0; i < data.getInt(0) / 8; i++) {
+            luns.add(data.getShort(8 + 8 * i) & 0x3FFF);
+        }
+        return luns;
     }
 
     public Response testUnitReady(int lun) throws IOException {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -212,27 +213,49 @@ class UblkIT {
     }
 
     @Test
-    void noneModeFailsTheLunAndTheOtherLunKeepsWorking() throws Exception {
+    void noneModeWithdrawsTheLunTheOtherLunKeepsWorkingAndAReloadBringsItBack() throws Exception {
         Path image = dir.resolve("fast.img");
         try (ServerProcess server = ServerProcess.start(dir.resolve("server"), config("none", image, "",
                 "      - {lun: 1, name: other, backend: memory, size: 16M}"))) {
             Admin admin = server.admin();
             awaitLive(admin, 60);
+            byte[] pattern = new byte[8 * BLOCK];
+            Arrays.fill(pattern, (byte) 0x5A);
             try (RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:ublk-none", IQN)) {
-                assertThat(raw.write10(0, 0, new byte[8 * BLOCK], BLOCK).status()).isZero();
+                assertThat(raw.write10(0, 0, pattern, BLOCK).status()).isZero();
                 driverProcess(image).orElseThrow().destroyForcibly();
+                // As a ublk device without recovery: I/O fails, then the LUN goes away. Never BUSY.
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                while (!admin.lun("fast").path("driverState").asText().equals("DEAD")) {
-                    assertThat(System.nanoTime()).isLessThan(deadline);
-                    Thread.sleep(50);
-                }
-                RawInitiator.Response failed = raw.read10(0, 0, 8, BLOCK);
-                assertThat(failed.status()).isEqualTo(CHECK_CONDITION);
+                RawInitiator.Response r;
+                do {
+                    assertThat(System.nanoTime()).as("LUN 0 still answers after its driver died").isLessThan(deadline);
+                    r = raw.read10(0, 0, 8, BLOCK);
+                    assertThat(r.status()).as("read of the dead LUN").isEqualTo(CHECK_CONDITION);
+                } while (!(r.senseKey() == 0x5 && r.asc() == 0x25)); // LOGICAL UNIT NOT SUPPORTED
+                assertThat(raw.reportLuns()).containsExactly(1);
+                RawInitiator.Response first = raw.write10(1, 0, new byte[8 * BLOCK], BLOCK);
+                assertThat(first.status()).as("first command on the other LUN: the LUN inventory changed")
+                        .isEqualTo(CHECK_CONDITION);
+                assertThat(first.senseKey()).isEqualTo(0x6);
+                assertThat(first.asc()).isEqualTo(0x3F);
+                assertThat(first.ascq()).isEqualTo(0x0E);
                 assertThat(raw.write10(1, 0, new byte[8 * BLOCK], BLOCK).status()).isZero();
                 assertThat(raw.read10(1, 0, 8, BLOCK).status()).isZero();
             }
             assertThat(server.alive()).isTrue();
-            assertThat(server.log()).contains("the driver is gone: DEAD");
+            assertThat(server.log()).contains("the driver is gone: DEAD").contains("withdrawn");
+            assertThat(admin.status().toString()).doesNotContain("\"fast\"");
+
+            // The LUN is still configured: a reload opens it again and its supervisor starts a driver.
+            Tools.Result reload = Tools.run(120, ServerProcess.cli("reload", "--admin", server.adminAddress()));
+            assertThat(reload.ok().output()).contains("fast");
+            awaitLive(admin, 60);
+            try (RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:ublk-none", IQN)) {
+                assertThat(raw.reportLuns()).containsExactly(0, 1);
+                RawInitiator.Response back = raw.read10(0, 0, 8, BLOCK);
+                assertThat(back.status()).isZero();
+                assertThat(back.data()).as("the write acknowledged before the crash").isEqualTo(pattern);
+            }
         }
     }
 }

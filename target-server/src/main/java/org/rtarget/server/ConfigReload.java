@@ -107,6 +107,24 @@ public final class ConfigReload {
         return result();
     }
 
+    /**
+     * A ublk LUN without recovery lost its driver: like a ublk device in that mode it goes away
+     * (sessions get REPORTED LUNS DATA HAS CHANGED, then LOGICAL UNIT NOT SUPPORTED). It stays in the
+     * configuration, so the next reload opens it again with a new driver. Serialized with reloads.
+     */
+    static void withdrawDeadLun(TargetServer server, String iqn, LunConfig lun, BlockDevice dead) {
+        synchronized (server) {
+            IscsiTarget target = server.directory().find(iqn);
+            TargetServer.ExportedLun e = server.exported().get(lun.name());
+            if (target == null || e == null || e.unit().device() != dead) {
+                return; // a reload already replaced or removed it
+            }
+            new ConfigReload(server).removeLun(target, lun);
+            log.warn("target {} LUN {} ({}) withdrawn: its driver died and the LUN has no recovery; "
+                    + "a reload brings it back", iqn, lun.lun(), lun.name());
+        }
+    }
+
     private Result result() {
         return new Result(List.copyOf(changes), List.copyOf(errors), List.copyOf(notApplied));
     }

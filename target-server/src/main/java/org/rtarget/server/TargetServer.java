@@ -188,8 +188,9 @@ public final class TargetServer implements AutoCloseable {
 
     /** A ublk LUN: its supervisor runs driver.command; without one, an operator starts a driver by hand. */
     DriverSupervisor startDriver(String iqn, LunConfig lun, UblkDevice device) {
-        device.onDead(() -> log.error("target {} LUN {} ({}): its driver crashed and the LUN has no recovery: "
-                + "it stays failed until a reload rebuilds it", iqn, lun.lun(), lun.name()));
+        // Off the device's own thread: withdrawing drains sessions and closes the device.
+        device.onDead(() -> Thread.ofPlatform().daemon().name("rtarget-withdraw-" + lun.name())
+                .start(() -> ConfigReload.withdrawDeadLun(this, iqn, lun, device)));
         DriverConfig d = lun.driver();
         if (d.command().isEmpty()) {
             return null;

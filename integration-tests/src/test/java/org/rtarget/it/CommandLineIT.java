@@ -65,6 +65,9 @@ class CommandLineIT {
         assertThat(r.output()).contains("Unknown options: '--confgi'", "Possible solutions: --config",
                 "Usage: iscsi-target serve");
         assertThat(r.output()).doesNotContain("Exception", "\tat ");
+        Tools.Result watchDemo = Tools.run(60, ServerProcess.cli("serve", "--watch"));
+        assertThat(watchDemo.exitCode()).isEqualTo(2);
+        assertThat(watchDemo.output()).contains("--watch needs --config FILE").doesNotContain("\tat ");
         Tools.Result none = Tools.run(60, ServerProcess.cli());
         assertThat(none.exitCode()).isEqualTo(2);
         assertThat(none.output()).contains("Usage: iscsi-target", "serve", "check-config");

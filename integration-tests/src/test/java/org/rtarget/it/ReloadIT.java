@@ -343,6 +343,64 @@ class ReloadIT {
         }
     }
 
+    @Test
+    void aWatchedFileReloadsByItselfAndABadEditChangesNothing() throws Exception {
+        String one = "      - {lun: 0, name: b0, backend: memory, size: 16M}";
+        String two = one + "\n      - {lun: 5, name: b5, backend: memory, size: 8M}";
+        try (ServerProcess server = ServerProcess.start(dir.resolve("server"), config(one, ""), "--watch");
+             RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:watcher", B)) {
+            assertThat(raw.reportLuns()).containsExactly(0);
+            // An editor's save: a new file renamed over the old one.
+            Path temp = server.config().resolveSibling(".targets.yaml.swp");
+            Files.writeString(temp, config(two, ""));
+            Files.move(temp, server.config(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            awaitLog(server, "LUN 5 (b5) added", 1);
+            assertThat(raw.reportLuns()).containsExactly(0, 5);
+            RawInitiator.Response told = raw.read10(0, 0, 8, BLOCK);
+            assertThat(told.status()).as("the session is told its LUN inventory changed").isEqualTo(2);
+            assertThat(told.senseKey()).isEqualTo(0x6);
+            assertThat(told.asc()).isEqualTo(0x3F);
+            assertThat(told.ascq()).isEqualTo(0x0E);
+
+            // A broken edit written in place: refused with file:line:col in the log, nothing changes.
+            Files.writeString(server.config(), config(two.replace("size: 8M", "size: 8XB"), ""));
+            awaitLog(server, "reload refused", 1);
+            assertThat(server.log()).containsPattern(java.util.regex.Pattern.quote(server.config().toString())
+                    + ":\\d+:\\d+: targets\\[1]\\.luns\\[1]\\.size: \"8XB\" is not a size");
+            assertThat(raw.reportLuns()).containsExactly(0, 5);
+            assertThat(raw.read10(0, 0, 8, BLOCK).status()).as("no new unit attention").isZero();
+
+            // Saving the same content again, or touching the file, reloads nothing.
+            Files.writeString(server.config(), config(two.replace("size: 8M", "size: 8XB"), ""));
+            Files.setLastModifiedTime(server.config(), java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+            Thread.sleep(2000);
+            assertThat(occurrences(server.log(), "changed: reloading")).isEqualTo(2);
+
+            // The fix: LUN 5 goes away again.
+            Files.writeString(server.config(), config(one, ""));
+            awaitLog(server, "LUN 5 (b5) removed", 1);
+            assertThat(raw.reportLuns()).containsExactly(0);
+            assertThat(occurrences(server.log(), "changed: reloading")).isEqualTo(3);
+        }
+    }
+
+    /** Waits (up to 20 s) until {@code text} appears {@code times} times in the server's log. */
+    private static void awaitLog(ServerProcess server, String text, int times) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (occurrences(server.log(), text) < times) {
+            assertThat(System.nanoTime()).as("waiting for \"%s\" in the log", text).isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    private static int occurrences(String haystack, String needle) {
+        int n = 0;
+        for (int i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length())) {
+            n++;
+        }
+        return n;
+    }
+
     private static long threads(long pid) throws Exception {
         try (var s = Files.list(Path.of("/proc/" + pid + "/task"))) {
             return s.count();

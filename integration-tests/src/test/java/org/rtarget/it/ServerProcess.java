@@ -62,11 +62,19 @@ public final class ServerProcess implements AutoCloseable {
      * port 0: the real port is read from the server's log.
      */
     public static ServerProcess start(Path dir, String yaml) throws IOException, InterruptedException {
+        return start(dir, yaml, new String[0]);
+    }
+
+    /** As {@link #start(Path, String)}, with more options for {@code serve}. */
+    public static ServerProcess start(Path dir, String yaml, String... serveOptions)
+            throws IOException, InterruptedException {
         Files.createDirectories(dir);
         Path config = dir.resolve("targets.yaml");
         Files.writeString(config, yaml);
         Path log = dir.resolve("server.log");
-        ProcessBuilder pb = new ProcessBuilder(cli("serve", "--config", config.toString()))
+        List<String> args = new ArrayList<>(List.of("serve", "--config", config.toString()));
+        args.addAll(List.of(serveOptions));
+        ProcessBuilder pb = new ProcessBuilder(cli(args.toArray(String[]::new)))
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .directory(dir.toFile());

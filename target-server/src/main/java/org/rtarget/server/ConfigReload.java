@@ -78,8 +78,9 @@ public final class ConfigReload {
             for (ConfigError error : e.errors()) {
                 errors.add(error.toString());
             }
-            log.warn("reload refused, the running configuration stays: {} error(s) in {}", e.errors().size(),
-                    old.source());
+            // Logged as well as answered: a reload by SIGHUP or by --watch has nobody else to tell.
+            log.warn("reload refused, the running configuration stays: {} error(s) in {}:\n  {}",
+                    e.errors().size(), old.source(), String.join("\n  ", errors));
             return result();
         }
         ConfigDiff diff = ConfigDiff.between(old, neu);

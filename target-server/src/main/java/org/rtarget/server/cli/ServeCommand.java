@@ -8,6 +8,7 @@ import org.rtarget.config.ConfigError;
 import org.rtarget.config.ConfigException;
 import org.rtarget.config.ConfigLoader;
 import org.rtarget.config.HostPort;
+import org.rtarget.server.ConfigWatcher;
 import org.rtarget.server.TargetServer;
 import org.rtarget.server.iscsi.IscsiTarget;
 import org.rtarget.server.scsi.LogicalUnit;
@@ -21,6 +22,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "the YAML configuration")
     Path configFile;
 
+    @Option(names = "--watch", description = "reload the configuration whenever its file changes "
+            + "(debounced; an invalid file changes nothing)")
+    boolean watch;
+
     @Override
     public Integer call() throws Exception {
         Config config;
@@ -32,9 +37,18 @@ final class ServeCommand implements Callable<Integer> {
             }
             return 1;
         }
+        if (watch && configFile == null) {
+            System.err.println("--watch needs --config FILE: the built-in demo has no file to watch");
+            return 2;
+        }
         TargetServer server = TargetServer.start(config);
+        ConfigWatcher watcher = watch ? ConfigWatcher.start(configFile, server::reload, ConfigWatcher.DEFAULT_DEBOUNCE)
+                : null;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (watcher != null) {
+                watcher.close();
+            }
             server.close();
             stopped.countDown();
         }, "rtarget-shutdown"));

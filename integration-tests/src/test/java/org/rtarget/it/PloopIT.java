@@ -139,6 +139,23 @@ class PloopIT {
     }
 
     @Test
+    void aPreallocatedImageIsCreatedWithAProgressLineAndNeverGrowsUnderWrites() throws Exception {
+        Tools.require("qemu-io", "qemu-utils qemu-block-extra");
+        Path image = dir.resolve("prealloc.hds");
+        String created = cli("ploop", "create", image.toString(), "--size", "2G", "--preallocate").ok().output();
+        assertThat(created).contains("allocating [", "2048/2048 clusters", "all allocated");
+        assertThat(cli("ploop", "info", image.toString()).ok().output()).contains("clusters:  2048 of 2048 allocated");
+        long fileSize = Files.size(image);
+        try (ServerProcess server = ServerProcess.start(dir.resolve("server"), config(image.toString(), ""))) {
+            QemuIo.run(List.of("-f", "raw", server.url(IQN, 0)), List.of(
+                    "-c", "write -P 0x3d 1G 1M", "-c", "write -P 0x3e 7k 9k",
+                    "-c", "read -P 0x3d 1G 1M", "-c", "read -P 0x3e 7k 9k", "-c", "read -P 0 2000M 1M"), 2, 3);
+        }
+        assertThat(Files.size(image)).as("writes into a preallocated image allocate nothing").isEqualTo(fileSize);
+        assertThat(cli("ploop", "check", image.toString()).output()).contains("no problems found");
+    }
+
+    @Test
     void oddSizesWorkToTheLastByte() throws Exception {
         Tools.require("qemu-io", "qemu-utils qemu-block-extra");
         Path image = dir.resolve("odd.hds");

@@ -215,6 +215,11 @@ public record PloopHeader(
         return withDiskInUse(0);
     }
 
+    PloopHeader withFlags(int value) {
+        return new PloopHeader(version, type, heads, cylinders, clusterSectors, batEntries, sizeInSectors,
+                diskInUse, firstBlockOffset, value, formatExtensionOffset);
+    }
+
     PloopHeader withDiskInUse(int value) {
         return new PloopHeader(version, type, heads, cylinders, clusterSectors, batEntries, sizeInSectors,
                 value, firstBlockOffset, flags, formatExtensionOffset);

@@ -1,6 +1,8 @@
 package org.rtarget.backend.ploop;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +48,22 @@ public final class PloopImage {
     /** {@link #create(Path, long, int)} in the given format version (v1 only for old tools; it stops at 2 TiB). */
     public static PloopHeader create(Path path, long sizeBytes, int clusterBytes, FormatVersion version)
             throws IOException {
+        return create(path, sizeBytes, clusterBytes, version, false, Progress.NONE);
+    }
+
+    /**
+     * {@link #create(Path, long, int, FormatVersion)}, and with {@code preallocate} every data
+     * cluster allocated up front (ploop's "preallocated" images): cluster i right after the BAT
+     * holds virtual cluster i, so the image never grows and writes never allocate. The clusters
+     * are reserved with fallocate (zeros written where the filesystem cannot), each batch made
+     * durable before the BAT entries that name it; {@code progress} hears of every batch.
+     */
+    public static PloopHeader create(Path path, long sizeBytes, int clusterBytes, FormatVersion version,
+                                     boolean preallocate, Progress progress) throws IOException {
         PloopHeader header = PloopHeader.forNewImage(version, sizeBytes, clusterBytes);
+        if (preallocate) {
+            header = header.withFlags(header.flags() & ~PloopHeader.FLAG_EMPTY);
+        }
         PosixFile file;
         try {
             file = PosixFile.open(path, PosixFile.O_RDWR | PosixFile.O_CREAT | O_EXCL | PosixFile.O_CLOEXEC, CREATE_MODE);
@@ -59,6 +76,9 @@ public final class PloopImage {
         try {
             file.truncate((long) header.headerClusters() * clusterBytes); // the BAT: zeros, as a hole
             DeltaFile.writeHeader(file, header);
+            if (preallocate) {
+                allocateEveryCluster(file, header, progress);
+            }
             file.sync(); // the size too
         } catch (PosixException e) {
             DeltaFile.closeQuietly(file);
@@ -68,6 +88,51 @@ public final class PloopImage {
         DeltaFile.closeQuietly(file);
         syncDirectory(path);
         return header;
+    }
+
+    /** Clusters reserved (and their BAT entries written) per step of a preallocation: 256 MiB. */
+    private static final long PREALLOCATE_STEP_BYTES = 256L << 20;
+
+    private static void allocateEveryCluster(PosixFile file, PloopHeader header, Progress progress)
+            throws PosixException {
+        long entries = Integer.toUnsignedLong(header.batEntries());
+        int clusterBytes = header.clusterBytes();
+        long first = header.headerClusters();
+        int step = (int) Math.max(1, PREALLOCATE_STEP_BYTES / clusterBytes);
+        boolean fallocate = true;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment slots = arena.allocate((long) step * Integer.BYTES);
+            MemorySegment zeros = null;
+            for (long vc = 0; vc < entries; vc += step) {
+                int n = (int) Math.min(step, entries - vc);
+                long offset = (first + vc) * clusterBytes;
+                long length = (long) n * clusterBytes;
+                if (fallocate) {
+                    try {
+                        file.fallocate(0, offset, length);
+                    } catch (PosixException e) {
+                        if (e.errno() != Errno.EOPNOTSUPP) {
+                            throw e;
+                        }
+                        fallocate = false; // e.g. some FUSE filesystems: write the zeros instead
+                    }
+                }
+                if (!fallocate) {
+                    if (zeros == null) {
+                        zeros = arena.allocate(clusterBytes); // zero-filled
+                    }
+                    for (long at = offset; at < offset + length; at += clusterBytes) {
+                        file.writeFully(zeros, at);
+                    }
+                }
+                file.dataSync(); // the clusters exist before any BAT entry names them
+                for (int i = 0; i < n; i++) {
+                    slots.setAtIndex(Bat.SLOT, i, header.version().entryFor(first + vc + i, header.clusterSectors()));
+                }
+                file.writeFully(slots.asSlice(0, (long) n * Integer.BYTES), Bat.slotOffset(vc));
+                progress.update(vc + n, entries);
+            }
+        }
     }
 
     /** Makes the new directory entry durable, so a snapshot's file survives a crash with its chain. */

@@ -115,6 +115,21 @@ class PloopDeviceFuseFaultTest {
         assertThat(PloopImage.check(source.resolve("top.hdd"), false).findings()).isEmpty();
     }
 
+    @Test
+    void preallocationWritesZerosWhereTheFilesystemHasNoFallocate() throws Exception {
+        mountBindfs(); // bindfs answers fallocate with EOPNOTSUPP
+        Path image = mountPoint.resolve("prealloc.hdd");
+        PloopImage.create(image, 4L * MIB, CLUSTER, FormatVersion.V2, true, Progress.NONE);
+        ImageInfo info = PloopImage.info(image);
+        assertThat(info.allocatedClusters()).isEqualTo(64);
+        assertThat(PloopImage.check(image, false).findings()).isEmpty();
+        long blocks = Long.parseLong(PloopTesting.run("stat", "-c", "%b", source.resolve("prealloc.hdd").toString())
+                .output().trim());
+        assertThat(blocks * 512).as("the data clusters are really allocated, not holes").isGreaterThanOrEqualTo(4L * MIB);
+        device = PloopDevice.open(List.of(image), false, io);
+        assertThat(read(device, 3L * MIB, 4096)).containsOnly(0);
+    }
+
     private void mountBindfs() throws Exception {
         Path log = dir.resolve("bindfs.log");
         // direct_io: no page cache on the mount, so every read reaches the (dead) daemon

@@ -91,6 +91,36 @@ class PloopQemuInteropTest {
     }
 
     @Test
+    void preallocatedImagesAreFullyAllocatedForQemuAndNeverGrow() throws Exception {
+        Path image = dir.resolve("prealloc.hdd");
+        long size = 520L * MIB; // 8320 clusters of 64 KiB: three preallocation steps of 4096
+        List<long[]> steps = new java.util.ArrayList<>();
+        PloopImage.create(image, size, CLUSTER, FormatVersion.V2, true, (done, total) -> steps.add(new long[] {done, total}));
+        assertThat(steps).extracting(s -> s[0]).containsExactly(4096L, 8192L, 8320L);
+        assertThat(steps).extracting(s -> s[1]).containsOnly(8320L);
+
+        ImageInfo info = PloopImage.info(image);
+        assertThat(info.allocatedClusters()).isEqualTo(8320);
+        long fileSize = Files.size(image);
+        assertThat(fileSize).isEqualTo((PloopHeader.batClusters(8320, CLUSTER) + 8320L) * CLUSTER);
+        assertThat(PloopImage.check(image, false).findings()).isEmpty();
+        // the header and BAT take one cluster (64 + 8320 x 4 bytes); the data follows in order
+        assertThat(PloopTesting.readSlot(image, 0)).as("virtual cluster 0 right after the BAT").isEqualTo(1);
+        assertThat(PloopTesting.readSlot(image, 8319)).isEqualTo(8320);
+        assertThat(qemu("qemu-img", "check", "-f", "parallels", image.toString()).output())
+                .contains("8320/8320 = 100.00% allocated");
+
+        try (PloopDevice device = PloopDevice.open(List.of(image), false, io)) {
+            assertThat(read(device, 300L * MIB, 4096)).containsOnly(0);
+            write(device, 300L * MIB + 4096, filled(8192, 0x6b));
+        }
+        assertThat(Files.size(image)).as("a write into a preallocated image allocates nothing").isEqualTo(fileSize);
+        assertQemuCheckClean(image);
+        qemuIo(image, "read -P 0x6b 314576896 8k");
+        qemuIo(image, "read -P 0 300M 4k");
+    }
+
+    @Test
     void imagesWrittenHerePassQemuImgCheckAndReadBackInQemu() throws Exception {
         Path image = dir.resolve("ours.hdd");
         PloopImage.create(image, 10L * MIB + 512, MIB);

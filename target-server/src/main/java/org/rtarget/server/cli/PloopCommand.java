@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import org.rtarget.backend.ploop.CheckReport;
+import org.rtarget.backend.ploop.FormatVersion;
 import org.rtarget.backend.ploop.ImageInfo;
+import org.rtarget.backend.ploop.PloopHeader;
 import org.rtarget.backend.ploop.PloopImage;
 import org.rtarget.config.Sizes;
 import picocli.CommandLine.Command;
@@ -41,6 +43,10 @@ final class PloopCommand implements Runnable {
         @Option(names = "--cluster-size", paramLabel = "SIZE", defaultValue = "1M", description = "cluster size (default 1M)")
         String clusterSize;
 
+        @Option(names = "--preallocate", description = "allocate every cluster now (the image never grows; "
+                + "writes never allocate), with a progress line")
+        boolean preallocate;
+
         @Override
         public Integer call() throws Exception {
             long bytes;
@@ -51,12 +57,16 @@ final class PloopCommand implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
-            if (bytes <= 0 || bytes % 512 != 0 || cluster < 4096 || Long.bitCount(cluster) != 1 || cluster > (1 << 30)) {
+            if (bytes <= 0 || bytes % 512 != 0 || Long.bitCount(cluster) != 1
+                    || cluster < PloopHeader.MIN_CLUSTER_BYTES || cluster > PloopHeader.MAX_CLUSTER_BYTES) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                        "--size must be a positive multiple of 512 and --cluster-size a power of two from 4K to 1G");
+                        "--size must be a positive multiple of 512 and --cluster-size a power of two from 32K to 64M");
             }
-            PloopImage.create(image, bytes, (int) cluster);
-            System.out.printf("%s: ploop image of %s with %s clusters%n", image, Table.size(bytes), Table.size(cluster));
+            ProgressLine line = new ProgressLine("allocating", "clusters");
+            PloopImage.create(image, bytes, (int) cluster, FormatVersion.V2, preallocate, line::show);
+            line.clear();
+            System.out.printf("%s: ploop image of %s with %s clusters%s%n", image, Table.size(bytes),
+                    Table.size(cluster), preallocate ? ", all allocated" : "");
             return 0;
         }
     }
@@ -151,23 +161,19 @@ final class PloopCommand implements Runnable {
                 }
             });
             // A progress line while the server copies clusters.
+            ProgressLine line = new ProgressLine("merging", "clusters");
             while (!done.isDone()) {
                 Thread.sleep(500);
                 try {
                     JsonNode p = client.get(path("merge"));
-                    long total = p.path("total").asLong();
-                    if (p.path("running").asBoolean() && total > 0 && !done.isDone()) {
-                        long d = p.path("done").asLong();
-                        int width = 40;
-                        int filled = (int) Math.min(width, d * width / total);
-                        System.err.printf("\rmerging [%s%s] %d/%d clusters", "#".repeat(filled), " ".repeat(width - filled),
-                                d, total);
+                    if (p.path("running").asBoolean() && !done.isDone()) {
+                        line.show(p.path("done").asLong(), p.path("total").asLong());
                     }
                 } catch (AdminClient.AdminException e) {
                     // the progress line is a nicety
                 }
             }
-            System.err.print("\r" + " ".repeat(80) + "\r");
+            line.clear();
             return done.get();
         }
     }

@@ -13,7 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.rtarget.backend.BlockDevice;
 import org.rtarget.backend.Errno;
@@ -72,12 +75,38 @@ public final class UblkDriver {
         SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
         channel.connect(UnixDomainSocketAddress.of(socket));
         UblkDriver driver = new UblkDriver(channel, opener, crash, out);
+        // SIGTERM (the supervisor stopping the LUN, systemctl stop): end the connection and let the
+        // code below close the backing store properly, e.g. clear a ploop top delta's in-use mark.
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicBoolean stopping = new AtomicBoolean();
+        Thread stop = new Thread(() -> {
+            stopping.set(true);
+            try {
+                channel.close();
+                closed.await(10, TimeUnit.SECONDS);
+            } catch (IOException | InterruptedException e) {
+                // exiting anyway
+            }
+        }, "ublk-driver-stop");
+        Runtime.getRuntime().addShutdownHook(stop);
         try (Arena arena = Arena.ofShared()) {
             return driver.serve(arena);
+        } catch (IOException e) {
+            if (stopping.get()) {
+                out.println("ublk-driver: stopped");
+                return 0;
+            }
+            throw e;
         } finally {
             channel.close();
             if (driver.backing != null) {
                 driver.backing.close();
+            }
+            closed.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(stop);
+            } catch (IllegalStateException e) {
+                // the JVM is already shutting down: the hook is what got us here
             }
         }
     }

@@ -1,25 +1,41 @@
 package org.rtarget.server.cli;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import org.rtarget.backend.file.FileDevice;
+import org.rtarget.backend.ploop.PloopDevice;
+import org.rtarget.backend.ublk.InlineWhenIdle;
 import org.rtarget.backend.ublk.UblkDriver;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** The reference user-space driver of a ublk LUN (docs/ublk-protocol.md), serving an image file. */
+/** The reference user-space driver of a ublk LUN (docs/ublk-protocol.md), serving an image file or a ploop chain. */
 @Command(name = "ublk-driver",
-        description = "Serve a ublk LUN of a running target from an image file (a separate process; "
+        description = "Serve a ublk LUN of a running target from an image file or a ploop chain (a separate process; "
                 + "the target's supervisor starts it with --socket appended).")
 final class UblkDriverCommand implements Callable<Integer> {
 
     @Option(names = "--socket", required = true, paramLabel = "PATH", description = "the LUN's socket (<state-dir>/ublk/<lun>.sock)")
     Path socket;
 
-    @Option(names = "--file", required = true, paramLabel = "IMG", description = "the image to serve (created sparse if missing)")
-    Path file;
+    /** What the driver serves: an image file or a ploop chain. */
+    static final class Backing {
+        @Option(names = "--file", required = true, paramLabel = "IMG", description = "serve an image file (created sparse if missing)")
+        Path file;
+
+        @Option(names = "--ploop", required = true, paramLabel = "DELTA", split = ",",
+                description = "serve a ploop chain: its deltas base first, the top one written to "
+                        + "(comma-separated or repeated)")
+        List<Path> ploop;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Backing backing;
 
     @Option(names = "--io-threads", paramLabel = "N", defaultValue = "8", description = "threads doing the image I/O (default 8)")
     int ioThreads;
@@ -44,8 +60,12 @@ final class UblkDriverCommand implements Callable<Integer> {
             return t;
         });
         try {
-            return UblkDriver.run(socket, (size, blockSize) -> FileDevice.open(file, size, blockSize, false, io),
-                    new UblkDriver.CrashSwitch(crashAfter, crashRandom, crashFile), System.out);
+            Executor executor = new InlineWhenIdle(io);
+            UblkDriver.BackingOpener opener = backing.file != null
+                    ? (size, blockSize) -> FileDevice.open(backing.file, size, blockSize, false, executor)
+                    : (size, blockSize) -> PloopDevice.open(backing.ploop, false, executor);
+            return UblkDriver.run(socket, opener, new UblkDriver.CrashSwitch(crashAfter, crashRandom, crashFile),
+                    System.out);
         } finally {
             io.shutdownNow();
         }

@@ -13,6 +13,7 @@ TEST_TOOLS=(
   "cpio cpio"
   "openssl openssl"
   "promtool prometheus"
+  "systemd-analyze systemd"
 )
 # Packages that provide no command of their own but are needed all the same.
 TEST_PACKAGES=(qemu-block-extra kmod e2fsprogs)

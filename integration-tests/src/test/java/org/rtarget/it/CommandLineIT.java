@@ -59,6 +59,19 @@ class CommandLineIT {
     }
 
     @Test
+    void theSystemdUnitPassesSystemdAnalyzeVerify() throws Exception {
+        Tools.require("systemd-analyze", "systemd");
+        // The unit names Adoptium's JRE path; point it at the JDK running these tests, the rest as shipped.
+        String unit = Files.readString(Path.of("..", "docker", "iscsi-target.service"))
+                .replace("/usr/lib/jvm/temurin-25-jre-amd64/bin/java", ServerProcess.java());
+        Path copy = dir.resolve("iscsi-target.service");
+        Files.writeString(copy, unit);
+        Tools.Result r = Tools.run(60, List.of("systemd-analyze", "verify", copy.toString()));
+        assertThat(r.exitCode()).as(r.output()).isZero();
+        assertThat(r.output()).as("no warning about the unit").doesNotContain("iscsi-target.service:");
+    }
+
+    @Test
     void aBadArgumentPrintsUsage() throws Exception {
         Tools.Result r = Tools.run(60, ServerProcess.cli("serve", "--confgi", "x.yaml"));
         assertThat(r.exitCode()).isEqualTo(2);

@@ -227,20 +227,7 @@ final class Chain {
      * the file without writing; where the filesystem cannot, zeros are written).
      */
     private void extendOver(long at) throws PosixException {
-        try {
-            topFile.fallocate(0, at, clusterBytes);
-        } catch (PosixException e) {
-            if (e.errno() != Errno.EOPNOTSUPP) {
-                throw e;
-            }
-            writeZeros(at);
-        }
-    }
-
-    private void writeZeros(long at) throws PosixException {
-        try (Arena arena = Arena.ofConfined()) {
-            topFile.writeFully(arena.allocate(clusterBytes), at);
-        }
+        topFile.allocateZeroed(at, clusterBytes);
     }
 
     /** Makes every completed write durable: data and BAT are both in the top file. */
@@ -344,7 +331,7 @@ final class Chain {
             if (e.errno() != Errno.EOPNOTSUPP) {
                 throw e;
             }
-            writeZeros(at);
+            topFile.writeZeros(at, clusterBytes);
         }
     }
 

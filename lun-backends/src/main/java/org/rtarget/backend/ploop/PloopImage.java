@@ -99,32 +99,11 @@ public final class PloopImage {
         int clusterBytes = header.clusterBytes();
         long first = header.headerClusters();
         int step = (int) Math.max(1, PREALLOCATE_STEP_BYTES / clusterBytes);
-        boolean fallocate = true;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment slots = arena.allocate((long) step * Integer.BYTES);
-            MemorySegment zeros = null;
             for (long vc = 0; vc < entries; vc += step) {
                 int n = (int) Math.min(step, entries - vc);
-                long offset = (first + vc) * clusterBytes;
-                long length = (long) n * clusterBytes;
-                if (fallocate) {
-                    try {
-                        file.fallocate(0, offset, length);
-                    } catch (PosixException e) {
-                        if (e.errno() != Errno.EOPNOTSUPP) {
-                            throw e;
-                        }
-                        fallocate = false; // e.g. some FUSE filesystems: write the zeros instead
-                    }
-                }
-                if (!fallocate) {
-                    if (zeros == null) {
-                        zeros = arena.allocate(clusterBytes); // zero-filled
-                    }
-                    for (long at = offset; at < offset + length; at += clusterBytes) {
-                        file.writeFully(zeros, at);
-                    }
-                }
+                file.allocateZeroed((first + vc) * clusterBytes, (long) n * clusterBytes);
                 file.dataSync(); // the clusters exist before any BAT entry names them
                 for (int i = 0; i < n; i++) {
                     slots.setAtIndex(Bat.SLOT, i, header.version().entryFor(first + vc + i, header.clusterSectors()));

@@ -178,6 +178,38 @@ public final class PosixFile implements AutoCloseable {
         }
     }
 
+    /** Zeros are written at most this many bytes at a time where fallocate is missing. */
+    private static final int ZERO_CHUNK = 1 << 20;
+
+    /**
+     * Makes {@code length} bytes at {@code offset} allocated and reading as zeros: fallocate(2),
+     * which extends the file without writing; where the filesystem has none (EOPNOTSUPP, e.g.
+     * bindfs and other FUSE filesystems) the zeros are written.
+     */
+    public void allocateZeroed(long offset, long length) throws PosixException {
+        try {
+            fallocate(0, offset, length);
+            return;
+        } catch (PosixException e) {
+            if (e.errno() != Errno.EOPNOTSUPP) {
+                throw e;
+            }
+        }
+        writeZeros(offset, length);
+    }
+
+    /** Writes {@code length} zero bytes at {@code offset}. */
+    public void writeZeros(long offset, long length) throws PosixException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment zeros = arena.allocate(Math.min(length, ZERO_CHUNK));
+            for (long done = 0; done < length; ) {
+                long n = Math.min(zeros.byteSize(), length - done);
+                writeFully(zeros.asSlice(0, n), offset + done);
+                done += n;
+            }
+        }
+    }
+
     /**
      * close(2), once; later calls do nothing. Not retried on EINTR: Linux has released the
      * descriptor by then, and a retry could close a descriptor another thread just opened.

@@ -4,11 +4,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import org.rtarget.backend.file.FileDevice;
 import org.rtarget.backend.ploop.PloopDevice;
-import org.rtarget.backend.ublk.InlineWhenIdle;
 import org.rtarget.backend.ublk.UblkDriver;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -60,10 +58,9 @@ final class UblkDriverCommand implements Callable<Integer> {
             return t;
         });
         try {
-            Executor executor = new InlineWhenIdle(io);
             UblkDriver.BackingOpener opener = backing.file != null
-                    ? (size, blockSize) -> FileDevice.open(backing.file, size, blockSize, false, executor)
-                    : (size, blockSize) -> PloopDevice.open(backing.ploop, false, executor);
+                    ? (size, blockSize) -> FileDevice.open(backing.file, size, blockSize, false, io)
+                    : (size, blockSize) -> PloopDevice.open(backing.ploop, false, io);
             return UblkDriver.run(socket, opener, new UblkDriver.CrashSwitch(crashAfter, crashRandom, crashFile),
                     System.out);
         } finally {

@@ -16,7 +16,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.rtarget.backend.BlockDevice;
 import org.rtarget.backend.Errno;
@@ -54,6 +53,8 @@ public final class UblkDriver {
     private final CrashSwitch crash;
     private final PrintStream out;
     private final AtomicLong requests = new AtomicLong();
+    /** Set by the SIGTERM hook: the end of the connection is ours, not the target's. */
+    private volatile boolean stopping;
     private final UblkProtocol.Receiver receiver;
     private MemorySegment data;
     private int queueDepth;
@@ -75,33 +76,38 @@ public final class UblkDriver {
         SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
         channel.connect(UnixDomainSocketAddress.of(socket));
         UblkDriver driver = new UblkDriver(channel, opener, crash, out);
-        // SIGTERM (the supervisor stopping the LUN, systemctl stop): end the connection and let the
-        // code below close the backing store properly, e.g. clear a ploop top delta's in-use mark.
+        // SIGTERM (the supervisor stopping the LUN, systemctl stop): stop reading, so the loop below
+        // ends, and let the code below close the backing store properly (requests in progress finish
+        // and are committed, a ploop top delta's in-use mark is cleared). The supervisor waits
+        // 5 s before SIGKILL; the hook waits as long, no longer.
         CountDownLatch closed = new CountDownLatch(1);
-        AtomicBoolean stopping = new AtomicBoolean();
         Thread stop = new Thread(() -> {
-            stopping.set(true);
+            driver.stopping = true;
             try {
-                channel.close();
-                closed.await(10, TimeUnit.SECONDS);
+                channel.shutdownInput();
+                closed.await(5, TimeUnit.SECONDS);
             } catch (IOException | InterruptedException e) {
                 // exiting anyway
             }
         }, "ublk-driver-stop");
         Runtime.getRuntime().addShutdownHook(stop);
-        try (Arena arena = Arena.ofShared()) {
+        Arena arena = Arena.ofShared();
+        try {
             return driver.serve(arena);
         } catch (IOException e) {
-            if (stopping.get()) {
+            if (driver.stopping) {
                 out.println("ublk-driver: stopped");
                 return 0;
             }
             throw e;
         } finally {
-            channel.close();
+            // The backing store first: what it still has in progress completes into the shared
+            // memory and is committed over the socket, so both stay open until it is closed.
             if (driver.backing != null) {
                 driver.backing.close();
             }
+            channel.close();
+            arena.close();
             closed.countDown();
             try {
                 Runtime.getRuntime().removeShutdownHook(stop);
@@ -168,7 +174,7 @@ public final class UblkDriver {
         while (true) {
             ByteBuffer m = receiver.next();
             if (m == null) {
-                out.println("ublk-driver: the target closed the connection");
+                out.println(stopping ? "ublk-driver: stopped" : "ublk-driver: the target closed the connection");
                 return 0;
             }
             if ((m.get(0) & 0xFF) != UblkProtocol.IO_CMD) {

@@ -117,8 +117,8 @@ public final class ConfigReload {
         synchronized (server) {
             IscsiTarget target = server.directory().find(iqn);
             TargetServer.ExportedLun e = server.exported().get(lun.name());
-            if (target == null || e == null || e.unit().device() != dead) {
-                return; // a reload already replaced or removed it
+            if (server.closing() || target == null || e == null || e.unit().device() != dead) {
+                return; // the server is stopping its drivers, or a reload already replaced or removed it
             }
             new ConfigReload(server).removeLun(target, lun);
             log.warn("target {} LUN {} ({}) withdrawn: its driver died and the LUN has no recovery; "

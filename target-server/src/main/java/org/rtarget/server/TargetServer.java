@@ -81,6 +81,7 @@ public final class TargetServer implements AutoCloseable {
     private TargetDirectory directory;
     private AdminServer admin;
     private HostPort adminAddress;
+    private volatile boolean closing;
 
     private TargetServer(Config config) {
         this.config = config;
@@ -219,6 +220,11 @@ public final class TargetServer implements AutoCloseable {
         e.unit().device().close();
     }
 
+    /** Whether {@link #close} has begun. */
+    boolean closing() {
+        return closing;
+    }
+
     Map<String, ExportedLun> exported() {
         return exported;
     }
@@ -350,6 +356,7 @@ public final class TargetServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true; // drivers stopped from here on are not crashes (see ConfigReload.withdrawDeadLun)
         if (admin != null) {
             admin.close();
         }

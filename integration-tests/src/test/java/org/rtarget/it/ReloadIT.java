@@ -350,11 +350,25 @@ class ReloadIT {
         try (ServerProcess server = ServerProcess.start(dir.resolve("server"), config(one, ""), "--watch");
              RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:watcher", B)) {
             assertThat(raw.reportLuns()).containsExactly(0);
+            // An image beside the configuration, written without pause, must not hold reloads back.
+            java.util.concurrent.atomic.AtomicBoolean busy = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread writer = Thread.ofPlatform().start(() -> {
+                for (int i = 0; busy.get(); i++) {
+                    try {
+                        Files.writeString(server.config().resolveSibling("busy.img"), Integer.toString(i));
+                        Thread.sleep(50);
+                    } catch (Exception e) {
+                        return;
+                    }
+                }
+            });
             // An editor's save: a new file renamed over the old one.
             Path temp = server.config().resolveSibling(".targets.yaml.swp");
             Files.writeString(temp, config(two, ""));
             Files.move(temp, server.config(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             awaitLog(server, "LUN 5 (b5) added", 1);
+            busy.set(false);
+            writer.join();
             assertThat(raw.reportLuns()).containsExactly(0, 5);
             RawInitiator.Response told = raw.read10(0, 0, 8, BLOCK);
             assertThat(told.status()).as("the session is told its LUN inventory changed").isEqualTo(2);

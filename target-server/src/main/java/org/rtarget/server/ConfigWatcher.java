@@ -6,6 +6,7 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.security.MessageDigest;
@@ -19,14 +20,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Reloads the configuration when its file changes ({@code serve --watch}). The directory is
  * watched rather than the file, because editors and configuration managers replace files by
- * renaming (and Kubernetes swaps a symlink); after any event there, once the directory has been
- * quiet for the debounce time, the file's content is compared with what was last seen and a
- * reload runs only if it differs. A half-written file is simply refused by the reload, and the
- * next write triggers another one.
+ * renaming (and Kubernetes swaps a symlink); after an event on the file, once it has been quiet
+ * for the debounce time (at most {@link #MAX_WAIT}), its content is compared with what was last
+ * seen and a reload runs only if it differs. A half-written file is simply refused by the
+ * reload, and the next write triggers another one.
  */
 public final class ConfigWatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConfigWatcher.class);
     public static final Duration DEFAULT_DEBOUNCE = Duration.ofMillis(500);
+    /** A file rewritten without pause still reloads this long after its first change. */
+    private static final Duration MAX_WAIT = Duration.ofSeconds(5);
 
     private final Path file;
     private final Runnable reload;
@@ -57,17 +60,25 @@ public final class ConfigWatcher implements AutoCloseable {
     private void run() {
         try {
             while (true) {
-                drain(watcher.take());
-                // Debounce: an editor's save is several events; wait until they stop.
-                WatchKey more;
-                while ((more = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS)) != null) {
-                    drain(more);
+                if (!concernsFile(watcher.take())) {
+                    continue; // an image or a log beside the configuration
                 }
-                byte[] now = digest();
-                if (now == null || Arrays.equals(now, lastSeen)) {
-                    continue; // another file in the directory, a touch, or the file is gone for a moment
+                // Debounce: an editor's save is several events; wait until they stop (events on
+                // other files do not count), but never longer than MAX_WAIT.
+                long now = System.nanoTime();
+                long deadline = now + MAX_WAIT.toNanos();
+                long quietAt = now + debounce.toNanos();
+                for (long wait; (wait = Math.min(quietAt, deadline) - System.nanoTime()) > 0; ) {
+                    WatchKey more = watcher.poll(wait, TimeUnit.NANOSECONDS);
+                    if (more != null && concernsFile(more)) {
+                        quietAt = System.nanoTime() + debounce.toNanos();
+                    }
                 }
-                lastSeen = now;
+                byte[] content = digest();
+                if (content == null || Arrays.equals(content, lastSeen)) {
+                    continue; // touched or saved unchanged, or gone for a moment
+                }
+                lastSeen = content;
                 log.info("{} changed: reloading", file);
                 try {
                     reload.run();
@@ -80,9 +91,19 @@ public final class ConfigWatcher implements AutoCloseable {
         }
     }
 
-    private static void drain(WatchKey key) {
-        key.pollEvents();
+    /**
+     * Takes a key's events; whether one names the configuration file, or a "..name" entry (the
+     * link a Kubernetes ConfigMap swaps under it), or events were lost.
+     */
+    private boolean concernsFile(WatchKey key) {
+        boolean ours = false;
+        for (WatchEvent<?> event : key.pollEvents()) {
+            ours |= event.kind() == StandardWatchEventKinds.OVERFLOW
+                    || event.context() instanceof Path name
+                    && (name.equals(file.getFileName()) || name.toString().startsWith(".."));
+        }
         key.reset();
+        return ours;
     }
 
     /** SHA-256 of the file's content, or null if it cannot be read right now. */

@@ -62,6 +62,11 @@ public final class PloopImage {
                                      boolean preallocate, Progress progress) throws IOException {
         PloopHeader header = PloopHeader.forNewImage(version, sizeBytes, clusterBytes);
         if (preallocate) {
+            long last = header.headerClusters() + Integer.toUnsignedLong(header.batEntries()) - 1;
+            if (last > version.maxCluster(header.clusterSectors())) {
+                throw new IllegalArgumentException("a preallocated " + version + " image of " + sizeBytes
+                        + " bytes would need cluster " + last + ", past what its BAT entries can name");
+            }
             header = header.withFlags(header.flags() & ~PloopHeader.FLAG_EMPTY);
         }
         PosixFile file;

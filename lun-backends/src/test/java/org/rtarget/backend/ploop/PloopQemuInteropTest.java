@@ -1,6 +1,7 @@
 package org.rtarget.backend.ploop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.rtarget.backend.ploop.PloopTesting.CLUSTER;
 import static org.rtarget.backend.ploop.PloopTesting.MIB;
 import static org.rtarget.backend.ploop.PloopTesting.filled;
@@ -118,6 +119,16 @@ class PloopQemuInteropTest {
         assertQemuCheckClean(image);
         qemuIo(image, "read -P 0x6b 314576896 8k");
         qemuIo(image, "read -P 0 300M 4k");
+    }
+
+    @Test
+    void aV1ImageTooLargeToPreallocateIsRefusedBeforeAnythingIsWritten() {
+        // v1 entries are sector offsets: with 1 MiB clusters the last nameable cluster is 2097151,
+        // and the header and BAT come first, so a preallocated image just under 2 TiB cannot exist
+        Path image = dir.resolve("v1-big.hdd");
+        assertThatThrownBy(() -> PloopImage.create(image, 2L * 1024 * 1024 * MIB - 512, MIB, FormatVersion.V1, true,
+                Progress.NONE)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("past what its BAT");
+        assertThat(image).doesNotExist();
     }
 
     @Test

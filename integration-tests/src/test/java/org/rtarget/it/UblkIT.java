@@ -269,7 +269,9 @@ class UblkIT {
             Arrays.fill(pattern, (byte) 0x5A);
             try (RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:ublk-none", IQN)) {
                 assertThat(raw.write10(0, 0, pattern, BLOCK).status()).isZero();
-                driverProcess(image).orElseThrow().destroyForcibly();
+                ProcessHandle driver = driverProcess(image).orElseThrow();
+                driver.destroyForcibly();
+                driver.onExit().get(10, TimeUnit.SECONDS);
                 // As a ublk device without recovery: I/O fails, then the LUN goes away. Never BUSY.
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
                 RawInitiator.Response r;

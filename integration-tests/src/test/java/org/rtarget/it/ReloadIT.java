@@ -334,11 +334,7 @@ class ReloadIT {
             Files.writeString(server.config(), config("      - {lun: 0, name: b0, backend: memory, size: 16M}\n"
                     + "      - {lun: 5, name: b5, backend: memory, size: 8M}", ""));
             Tools.run(10, "kill", "-HUP", Long.toString(server.pid())).ok();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!server.log().contains("LUN 5 (b5) added")) {
-                assertThat(System.nanoTime()).isLessThan(deadline);
-                Thread.sleep(100);
-            }
+            awaitLog(server, "LUN 5 (b5) added", 1);
             assertThat(Tools.run(30, "iscsi-ls", "-s", "iscsi://" + server.portal()).ok().output()).contains("Lun:5");
         }
     }

@@ -124,7 +124,15 @@ class UblkIT {
                         j -> assertThat(j.isCompletedExceptionally()).isFalse());
             }
             killing.set(false);
-            int rounds = jobs.get(600, TimeUnit.SECONDS);
+            int rounds;
+            try {
+                rounds = jobs.get(600, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                // What the driver, the device and the standby gate did is in the server's log.
+                throw new AssertionError("the QEMU job failed; driver, device and standby events:\n"
+                        + server.log().lines().filter(l -> l.contains("ublk LUN") || l.contains("standby"))
+                                .collect(java.util.stream.Collectors.joining("\n")), e.getCause());
+            }
             assertThat(rounds).isGreaterThanOrEqualTo(2);
             assertThat(server.log().split("the driver is gone: QUIESCED").length - 1).isEqualTo(20);
             assertThat(server.log()).contains("ended user recovery");

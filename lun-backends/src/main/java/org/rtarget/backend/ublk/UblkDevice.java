@@ -48,6 +48,8 @@ public final class UblkDevice implements BlockDevice {
     private final ServerSocketChannel listener;
     private final ScheduledExecutorService watchdog;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Orders the standby notices (see {@link #storageLostUnlessLive}); taken before {@link #lock}. */
+    private final Object notices = new Object();
     private volatile StorageEvents events = StorageEvents.NONE;
     private volatile Runnable onDead = () -> { };
     private final java.util.concurrent.atomic.AtomicLong liveCount = new java.util.concurrent.atomic.AtomicLong();
@@ -198,15 +200,35 @@ public final class UblkDevice implements BlockDevice {
     public void attach(StorageEvents events) {
         this.events = events;
         // Until a driver has started the device, requests must wait: the same as a crash.
-        lock.lock();
-        boolean waiting;
-        try {
-            waiting = state != UblkProtocol.S_LIVE;
-        } finally {
-            lock.unlock();
+        if (params.recovery().recovers()) {
+            storageLostUnlessLive(IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, "no driver has started " + name + " yet"));
         }
-        if (waiting && params.recovery().recovers()) {
-            events.storageLost(IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, "no driver has started " + name + " yet"));
+    }
+
+    /**
+     * Tells the standby gate the storage is lost, unless the device is LIVE again by now. The
+     * "lost" notice of a crash and the "recovered" notice of the next driver come from different
+     * threads, outside the device lock; without this a late "lost" could follow the "recovered"
+     * and leave the LUN in standby with a live driver.
+     */
+    private void storageLostUnlessLive(IoFailure cause) {
+        synchronized (notices) {
+            lock.lock();
+            try {
+                if (state == UblkProtocol.S_LIVE) {
+                    return;
+                }
+            } finally {
+                lock.unlock();
+            }
+            events.storageLost(cause);
+        }
+    }
+
+    /** The device is LIVE again (see {@link #storageLostUnlessLive}). */
+    private void storageRecovered() {
+        synchronized (notices) {
+            events.storageRecovered();
         }
     }
 
@@ -464,7 +486,7 @@ public final class UblkDevice implements BlockDevice {
                         } finally {
                             lock.unlock();
                         }
-                        events.storageRecovered();
+                        storageRecovered();
                     }
                 }
                 default -> throw new UblkProtocol.ProtocolException("unknown message type 0x" + Integer.toHexString(type));
@@ -686,7 +708,7 @@ public final class UblkDevice implements BlockDevice {
         }
         complete(finished);
         if (lost) {
-            events.storageLost(unavailable("the driver crashed"));
+            storageLostUnlessLive(unavailable("the driver crashed"));
         }
         if (dead) {
             onDead.run();

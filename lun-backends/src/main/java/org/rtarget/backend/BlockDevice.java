@@ -75,6 +75,17 @@ public interface BlockDevice extends AutoCloseable {
     }
 
     /**
+     * Takes back a request that has not reached the storage yet (an ABORT TASK, a LUN RESET or a
+     * PREEMPT AND ABORT for it). Returns true if the request will never be performed: its callback
+     * then fails (or already failed) with {@link IoFailure.Kind#RETRY}. Returns false if the
+     * request is already at the storage, done, or unknown: it completes as usual. A device that
+     * hands every request to the storage at once cannot cancel anything.
+     */
+    default boolean cancel(IoCallback callback) {
+        return false;
+    }
+
+    /**
      * Connects the device to whoever listens for its storage events (the standby gate). Called once
      * before the first I/O.
      */

@@ -23,7 +23,13 @@ public record IoFailure(Kind kind, int errno, String message) {
         /** The request did not complete in time. */
         TIMEOUT,
         /** Anything else: a bug or an unexpected state. */
-        INTERNAL
+        INTERNAL,
+        /**
+         * The request had no effect where later reads look and may simply be sent again: it was
+         * cancelled or expired before it reached the storage, or it ran on storage that was replaced
+         * while it was in flight. Answered BUSY, never an error, and never a reason for standby.
+         */
+        RETRY
     }
 
     public static IoFailure of(Kind kind, int errno, String message) {

@@ -141,7 +141,9 @@ public final class ScsiCore {
 
     static void ioFailed(ScsiCommand c, IoFailure failure) {
         LogicalUnit lu = c.itl.unit();
-        if (lu.gate().failureMeansBusy(failure)) {
+        if (failure.kind() == IoFailure.Kind.RETRY) {
+            busy(c); // nothing happened where reads look: the initiator sends it again
+        } else if (lu.gate().failureMeansBusy(failure)) {
             busy(c);
         } else {
             lu.counters().errors.increment();
@@ -162,6 +164,7 @@ public final class ScsiCore {
             case TIMEOUT -> SenseCode.COMMUNICATION_TIMEOUT;
             case UNAVAILABLE -> SenseCode.COMMUNICATION_FAILURE;
             case INTERNAL -> SenseCode.INTERNAL_TARGET_FAILURE;
+            case RETRY -> throw new IllegalArgumentException("a RETRY failure is answered BUSY, not with sense");
         };
     }
 

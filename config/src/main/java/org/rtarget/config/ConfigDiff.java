@@ -88,9 +88,13 @@ public record ConfigDiff(Config old, Config neu, List<String> serverChanges, Lis
             new Key<LunConfig>("write-cache", LunConfig::writeCache),
             new Key<LunConfig>("deltas", LunConfig::deltas),
             new Key<LunConfig>("driver", LunConfig::driver),
+            new Key<LunConfig>("io-threads", LunConfig::ioThreads),
+            new Key<LunConfig>("standby-enable", lun -> lun.standby().enable()),
             new Key<LunConfig>("standby-busy-max", lun -> lun.standby().busyMax()),
             new Key<LunConfig>("standby-fallback", lun -> lun.standby().fallback()),
-            new Key<LunConfig>("standby-errors", lun -> lun.standby().errors()));
+            new Key<LunConfig>("standby-errors", lun -> String.valueOf(lun.standby().errors())),
+            new Key<LunConfig>("stall-timeout", lun -> lun.standby().stallTimeout()),
+            new Key<LunConfig>("drain-timeout", lun -> lun.standby().drainTimeout()));
 
     static final List<Key<TargetConfig>> TARGET_KEYS = List.of(
             new Key<TargetConfig>("alias", TargetConfig::alias),

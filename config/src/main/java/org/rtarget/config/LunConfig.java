@@ -18,19 +18,31 @@ import java.util.Objects;
  * @param deltas     ploop image chain, base first, writable top last; empty for other backends
  * @param driver     the user-space driver ({@code ublk} backend only); else null
  * @param standby    how the LUN behaves while storage recovers
+ * @param ioThreads  {@code io-threads}: how many of its requests may be at the storage at once
+ *                   (file and ploop backends: each LUN has its own, so a hung mount under one
+ *                   LUN holds up no other)
  */
 public record LunConfig(int lun, String name, BackendType backend, Path path, long size, int blockSize,
                         boolean readOnly, boolean writeCache, List<Path> deltas, DriverConfig driver,
-                        StandbyConfig standby) {
+                        StandbyConfig standby, int ioThreads) {
 
     public static final int MAX_LUN = 16383;
     public static final int DEFAULT_BLOCK_SIZE = 512;
+    public static final int DEFAULT_IO_THREADS = 16;
 
     public LunConfig {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(backend, "backend");
         deltas = List.copyOf(deltas);
         Objects.requireNonNull(standby, "standby");
+    }
+
+    /** A LUN with the default number of I/O threads. */
+    public LunConfig(int lun, String name, BackendType backend, Path path, long size, int blockSize,
+                     boolean readOnly, boolean writeCache, List<Path> deltas, DriverConfig driver,
+                     StandbyConfig standby) {
+        this(lun, name, backend, path, size, blockSize, readOnly, writeCache, deltas, driver, standby,
+                DEFAULT_IO_THREADS);
     }
 
     /** True when the config gave a size (a file backend may leave it to the image). */

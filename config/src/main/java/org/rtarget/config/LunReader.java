@@ -11,13 +11,13 @@ import java.util.Set;
 final class LunReader {
 
     static final List<String> LUN_KEYS = List.of("lun", "name", "backend", "path", "size", "block-size",
-            "read-only", "write-cache", "deltas", "driver", "standby-enable", "standby-busy-max", "standby-fallback",
-            "standby-errors");
+            "read-only", "write-cache", "deltas", "driver", "io-threads", "standby-enable", "standby-busy-max",
+            "standby-fallback", "standby-errors", "stall-timeout", "drain-timeout");
     static final List<String> DRIVER_KEYS = List.of("command", "recovery", "restart-backoff",
             "restart-limit", "request-timeout", "queues", "queue-depth");
 
     /** Keys that only some backends take; every other LUN key applies to all of them. */
-    private static final Set<String> BACKEND_KEYS = Set.of("path", "size", "deltas", "driver");
+    private static final Set<String> BACKEND_KEYS = Set.of("path", "size", "deltas", "driver", "io-threads");
 
     private record BackendRules(Set<String> allowed, List<String> required) {
     }
@@ -25,9 +25,9 @@ final class LunReader {
     private static final Map<BackendType, BackendRules> RULES = Map.of(
             BackendType.MEMORY, new BackendRules(Set.of("size"), List.of("size")),
             // size is optional: needed only when the file does not exist yet, which the server decides
-            BackendType.FILE, new BackendRules(Set.of("path", "size"), List.of("path")),
+            BackendType.FILE, new BackendRules(Set.of("path", "size", "io-threads"), List.of("path")),
             // a ploop image carries its own size
-            BackendType.PLOOP, new BackendRules(Set.of("deltas"), List.of("deltas")),
+            BackendType.PLOOP, new BackendRules(Set.of("deltas", "io-threads"), List.of("deltas")),
             BackendType.UBLK, new BackendRules(Set.of("size", "driver"), List.of("size", "driver")));
 
     private final Path baseDir;
@@ -65,6 +65,7 @@ final class LunReader {
         Optional<Path> path = map.optional("path", Scalars.path(baseDir));
         List<Path> deltas = readDeltas(map);
         Optional<DriverConfig> driver = map.map("driver", DRIVER_KEYS).flatMap(this::readDriver);
+        int ioThreads = map.optional("io-threads", Scalars.integer(1, 256), LunConfig.DEFAULT_IO_THREADS);
         StandbyConfig standby = readStandby(map);
         backend.ifPresent(b -> checkBackendKeys(map, b));
 
@@ -72,7 +73,7 @@ final class LunReader {
             return Optional.empty(); // the config is rejected anyway; no half-built LUN escapes
         }
         return Optional.of(new LunConfig(number.get(), name.get(), backend.get(), path.orElse(null),
-                size.orElse(0L), blockSize, readOnly, writeCache, deltas, driver.orElse(null), standby));
+                size.orElse(0L), blockSize, readOnly, writeCache, deltas, driver.orElse(null), standby, ioThreads));
     }
 
     private void checkBackendKeys(YamlMap map, BackendType backend) {
@@ -130,7 +131,10 @@ final class LunReader {
                 StandbyConfig.Fallback.NOT_READY);
         List<String> errors = map.list("standby-errors")
                 .map(list -> list.scalars(Scalars.ERRNO_NAME).stream().distinct().toList())
-                .orElse(StandbyConfig.DEFAULT_ERRORS);
-        return new StandbyConfig(enable, busyMax, fallback, errors);
+                .orElse(null); // the backend's default
+        Duration stallTimeout = map.optional("stall-timeout", Scalars.DURATION, StandbyConfig.DEFAULT_STALL_TIMEOUT);
+        Duration drainTimeout = map.optional("drain-timeout", Scalars.POSITIVE_DURATION,
+                StandbyConfig.DEFAULT_DRAIN_TIMEOUT);
+        return new StandbyConfig(enable, busyMax, fallback, errors, stallTimeout, drainTimeout);
     }
 }

@@ -12,16 +12,32 @@ import java.util.Objects;
  *                 effective only on a backend that can signal its recovery
  * @param busyMax  how long to answer BUSY before the fallback ({@code standby-busy-max})
  * @param fallback what to answer after that ({@code standby-fallback})
- * @param errors   errno names that switch standby on ({@code standby-errors}), upper case
+ * @param errors   errno names that switch standby on ({@code standby-errors}), upper case; null when
+ *                 the configuration names none: then the backend's default applies ({@link #DEFAULT_ERRORS},
+ *                 or {@link #DEFAULT_ERRORS_LOCAL} where EIO means a bad block, not an outage)
+ * @param stallTimeout how long a command may be at the storage before the LUN counts as stalled
+ *                 ({@code stall-timeout}; zero: never)
+ * @param drainTimeout how long a device switch (recovery, replace-delta, a reload's rebuild) waits
+ *                 for the commands at the old device ({@code drain-timeout})
  */
-public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback, List<String> errors) {
+public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback, List<String> errors,
+                            Duration stallTimeout, Duration drainTimeout) {
 
     public static final Duration DEFAULT_BUSY_MAX = Duration.ofSeconds(60);
+    public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
     /**
      * EBUSY, ENOTCONN and EIO as ploop's standby mode names them, and ECONNABORTED: what a FUSE
-     * file system (vStorage is one) gives the requests in flight when its daemon dies.
+     * file system (vStorage is one) gives the requests in flight when its daemon dies. For storage
+     * that fails by being unreachable for a while: ploop, ublk drivers, images on FUSE or network
+     * file systems.
      */
     public static final List<String> DEFAULT_ERRORS = List.of("EBUSY", "ENOTCONN", "EIO", "ECONNABORTED");
+    /**
+     * The same without EIO, for an image on a local file system: there EIO is one bad block, which
+     * the initiator should hear about for that command, not a reason to take the whole LUN away.
+     */
+    public static final List<String> DEFAULT_ERRORS_LOCAL = List.of("EBUSY", "ENOTCONN", "ECONNABORTED");
 
     /** The errno names an operator may list in {@code standby-errors}. */
     public static final List<String> ERRNO_NAMES = List.of(
@@ -31,7 +47,7 @@ public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback,
 
     /** What a LUN answers once {@code busyMax} of BUSY has passed. */
     public enum Fallback {
-        /** NOT READY 04h/0Bh: target port in standby, so multipath fails over. */
+        /** NOT READY (04h/03h, or 04h/0Bh on a LUN that reports ALUA): multipath fails the path over. */
         NOT_READY,
         /** Drop the connections to the LUN's target. */
         DROP,
@@ -47,10 +63,22 @@ public record StandbyConfig(boolean enable, Duration busyMax, Fallback fallback,
     public StandbyConfig {
         Objects.requireNonNull(busyMax, "busyMax");
         Objects.requireNonNull(fallback, "fallback");
-        errors = List.copyOf(errors);
+        Objects.requireNonNull(stallTimeout, "stallTimeout");
+        Objects.requireNonNull(drainTimeout, "drainTimeout");
+        errors = errors == null ? null : List.copyOf(errors);
+    }
+
+    /** Standby settings with the given errno names and default timeouts. */
+    public StandbyConfig(boolean enable, Duration busyMax, Fallback fallback, List<String> errors) {
+        this(enable, busyMax, fallback, errors, DEFAULT_STALL_TIMEOUT, DEFAULT_DRAIN_TIMEOUT);
     }
 
     public static StandbyConfig defaults() {
-        return new StandbyConfig(true, DEFAULT_BUSY_MAX, Fallback.NOT_READY, DEFAULT_ERRORS);
+        return new StandbyConfig(true, DEFAULT_BUSY_MAX, Fallback.NOT_READY, null);
+    }
+
+    /** The errno names that switch standby on: the configured ones, or {@code backendDefault}. */
+    public List<String> errorsOr(List<String> backendDefault) {
+        return errors != null ? errors : backendDefault;
     }
 }

@@ -41,6 +41,41 @@ public interface BlockDevice extends AutoCloseable {
         return blockSize();
     }
 
+    /**
+     * Whether unmapped bytes read back as zeros (LBPRZ), so that unmapping may stand in for writing
+     * zeros. True for images that punch holes; a driver must say so.
+     */
+    default boolean unmapReadsZeros() {
+        return thinProvisioned();
+    }
+
+    /** Whether {@link #writeZeroes} is cheaper than writing a buffer of zeros. */
+    default boolean writesZeroes() {
+        return false;
+    }
+
+    /** Makes {@code length} bytes at {@code offset} read as zeros (only if {@link #writesZeroes}). */
+    default void writeZeroes(long offset, long length, IoCallback callback) {
+        callback.failed(IoFailure.of(IoFailure.Kind.UNSUPPORTED, 0, kind() + " backend has no write-zeroes"));
+    }
+
+    /**
+     * Whether EIO from this device's storage usually means the storage is unreachable for a while
+     * (network or FUSE storage: vStorage returns it for outages) rather than one bad block of a local
+     * disk. Decides whether EIO puts the LUN in standby by default.
+     */
+    default boolean eioMeansOutage() {
+        return true;
+    }
+
+    /**
+     * Whether this device holds its storage exclusively (a ploop top delta open read-write, a
+     * driver's socket): a new instance over the same storage can open only after this one closed.
+     */
+    default boolean exclusiveStorage() {
+        return false;
+    }
+
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
     void read(long offset, ByteBuffer dst, IoCallback callback);
 

@@ -14,5 +14,12 @@ public interface StorageEvents {
     default void storageLost(IoFailure cause) {
     }
 
+    /**
+     * Data acknowledged earlier may not have reached stable storage: the old image of a switch
+     * could not be synced. Whoever acknowledged writes reports it at their next flush.
+     */
+    default void writebackLost(IoFailure cause) {
+    }
+
     StorageEvents NONE = () -> { };
 }

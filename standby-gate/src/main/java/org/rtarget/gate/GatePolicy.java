@@ -7,13 +7,17 @@ import org.rtarget.backend.IoFailure;
 
 /**
  * How one LUN's gate behaves: which failures mean "storage unavailable" (by errno), how long it
- * answers BUSY, and what it answers after that.
+ * answers BUSY, what it answers after that, and how long a command may be stuck at the storage
+ * before the LUN counts as stalled ({@link Duration#ZERO}: never).
  */
-public record GatePolicy(BitSet standbyErrnos, Duration busyMax, Fallback fallback) {
+public record GatePolicy(BitSet standbyErrnos, Duration busyMax, Fallback fallback, Duration stallTimeout) {
 
     /** What a LUN answers once BUSY has lasted {@link #busyMax}. */
     public enum Fallback {
-        /** NOT READY, LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE (04h/0Bh). */
+        /**
+         * NOT READY: 04h/0Bh (target port in standby) on a LUN that reports ALUA, else 04h/03h
+         * (manual intervention required), which multipath's checkers take for a dead path.
+         */
         NOT_READY,
         /** Drop the connections of the initiators that use the LUN. */
         DROP,
@@ -23,6 +27,9 @@ public record GatePolicy(BitSet standbyErrnos, Duration busyMax, Fallback fallba
 
     public GatePolicy {
         standbyErrnos = (BitSet) standbyErrnos.clone();
+        if (stallTimeout.isNegative()) {
+            throw new IllegalArgumentException("stall-timeout cannot be negative");
+        }
     }
 
     /** A copy: the policy of a running gate cannot be changed through it. */
@@ -31,10 +38,15 @@ public record GatePolicy(BitSet standbyErrnos, Duration busyMax, Fallback fallba
         return (BitSet) standbyErrnos.clone();
     }
 
+    /** A policy without stall detection. */
     public static GatePolicy of(Collection<Integer> errnos, Duration busyMax, Fallback fallback) {
+        return of(errnos, busyMax, fallback, Duration.ZERO);
+    }
+
+    public static GatePolicy of(Collection<Integer> errnos, Duration busyMax, Fallback fallback, Duration stallTimeout) {
         BitSet set = new BitSet();
         errnos.forEach(set::set);
-        return new GatePolicy(set, busyMax, fallback);
+        return new GatePolicy(set, busyMax, fallback, stallTimeout);
     }
 
     /**

@@ -21,10 +21,20 @@ import org.slf4j.LoggerFactory;
  *   <li>A storage-unavailable failure (errno in the policy's set) turns standby on; from then on
  *       media-access commands are answered BUSY without reaching the backend, for at most
  *       busy-max, then with the policy's fallback.</li>
- *   <li>Only the storage side's recovery signal ({@link #storageRecovered()}) turns it off.</li>
+ *   <li>Only the storage side's recovery signal ({@link #storageRecovered()}) turns it off, or,
+ *       for a standby that a stall began, the stuck commands all coming back.</li>
+ *   <li>A recovery starts a new <em>epoch</em>. Each command is counted in ({@link #begin()}) with
+ *       the epoch it was submitted in; a failure from an older epoch is a straggler of the storage
+ *       that was replaced: that one command is answered BUSY and nothing else changes.</li>
+ *   <li>Commands at the device are counted, so a device swap can wait for them
+ *       ({@link #awaitIdle}) and a stall (commands stuck longer than the policy's stall-timeout)
+ *       puts the LUN in standby for new commands while the stuck ones stay outstanding.</li>
+ *   <li>A flush that failed is never forgotten: {@link #writebackFailed} counts writeback errors;
+ *       the SCSI core reports them to every initiator that wrote since its last good flush.</li>
  * </ul>
  *
- * <p>The hot path, {@link #admit()} with no standby, is one volatile read.
+ * <p>The hot path, {@link #admit()} with no standby, is two volatile reads (the standby flag and
+ * the pause flag); counting a command in and out costs two uncontended adder increments.
  */
 public final class StandbyGate implements StorageEvents {
     private static final Logger log = LoggerFactory.getLogger(StandbyGate.class);
@@ -50,6 +60,14 @@ public final class StandbyGate implements StorageEvents {
 
     private volatile boolean enabled;
     private volatile boolean standby;
+    /** Why the LUN is in standby: a stall ends by itself when the stuck commands return. */
+    private volatile boolean standbyFromStall;
+    /** Bumped by every recovery: commands remember the epoch they were submitted in. */
+    private volatile int epoch;
+    private final InFlight inFlight = new InFlight(System.nanoTime());
+    /** Writeback errors seen so far (failed flushes, a failed sync of a replaced image). */
+    private final java.util.concurrent.atomic.AtomicLong writebackErrors = new java.util.concurrent.atomic.AtomicLong();
+    private volatile boolean stallLogged;
     /** Set while the LUN's device is being swapped (a reload): media commands get BUSY for a moment. */
     private volatile boolean paused;
     private volatile long standbySinceNanos;
@@ -63,6 +81,8 @@ public final class StandbyGate implements StorageEvents {
     private final Counter toOn;
     private final Counter toOff;
     private final Counter inconsistencies;
+    private final Counter stalls;
+    private final Counter writebackErrorCount;
 
     /**
      * @param stateFile where the state is exported, or null
@@ -89,6 +109,15 @@ public final class StandbyGate implements StorageEvents {
         this.inconsistencies = Counter.builder("rtarget.standby.inconsistencies")
                 .description("standby flags found set while a fuse is off (warned about, not acted on)")
                 .tags(tags).register(registry);
+        this.stalls = Counter.builder("rtarget.standby.stalls")
+                .description("times commands were stuck at the storage longer than stall-timeout")
+                .tags(tags).register(registry);
+        this.writebackErrorCount = Counter.builder("rtarget.writeback.errors")
+                .description("failed flushes: data acknowledged with the write cache on may be lost; reported at "
+                        + "the next flush of every initiator that wrote since its last good flush")
+                .tags(tags).register(registry);
+        meters.add(Gauge.builder("rtarget.lun.inflight", this, g -> g.inFlight.outstanding())
+                .description("media commands at the storage").tags(tags).register(registry));
         meters.add(Gauge.builder("rtarget.standby.active", this, g -> g.standby ? 1 : 0)
                 .description("1 while the LUN is in standby").tags(tags).register(registry));
         meters.add(Gauge.builder("rtarget.standby.enabled", this, g -> g.enabled ? 1 : 0)
@@ -100,6 +129,8 @@ public final class StandbyGate implements StorageEvents {
         meters.add(toOn);
         meters.add(toOff);
         meters.add(inconsistencies);
+        meters.add(stalls);
+        meters.add(writebackErrorCount);
         exportState();
     }
 
@@ -109,7 +140,7 @@ public final class StandbyGate implements StorageEvents {
      */
     public StandbyGate(String lunName) {
         this(lunName, new StandbyKey(false), GatePolicy.of(java.util.List.of(), java.time.Duration.ofSeconds(60),
-                GatePolicy.Fallback.NOT_READY), null, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+                GatePolicy.Fallback.NOT_READY, java.time.Duration.ZERO), null, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
     }
 
     public String lunName() {
@@ -212,43 +243,171 @@ public final class StandbyGate implements StorageEvents {
     }
 
     /**
-     * The backend failed a command. Returns true if the command is to be answered BUSY: the
-     * failure says the storage is unavailable and both fuses are on (standby turns on if it was
-     * off). Otherwise the command gets an ordinary error.
+     * The backend failed a command submitted in {@code commandEpoch}. Returns true if the command
+     * is to be answered BUSY: either it is a straggler of storage that has been replaced since
+     * (whatever the failure; nothing else changes), or the failure says the storage is unavailable and both fuses are on
+     * (standby turns on if it was off). Otherwise the command gets an ordinary error.
      */
-    public boolean failureMeansBusy(IoFailure failure) {
+    public boolean failureMeansBusy(IoFailure failure, int commandEpoch) {
+        if (commandEpoch != epoch) {
+            busyAnswers.increment();
+            return true; // the storage it failed on is no longer the one requests go to
+        }
+        if (!policy.storageUnavailable(failure)) {
+            return false;
+        }
         if (!fusesOn()) {
             if (standby) {
                 inconsistent("a backend failure arrived");
             }
             return false;
         }
-        if (!policy.storageUnavailable(failure)) {
-            return false;
-        }
-        enterStandby(failure.toString());
+        enterStandby(failure.toString(), false);
         busyAnswers.increment();
         return true;
+    }
+
+    /** As {@link #failureMeansBusy(IoFailure, int)} for a command of the current epoch. */
+    public boolean failureMeansBusy(IoFailure failure) {
+        return failureMeansBusy(failure, epoch);
+    }
+
+    /**
+     * A failure that says the storage is unavailable but is answered otherwise (a failed flush is
+     * never answered BUSY): standby still turns on if the policy says so, for the commands after it.
+     */
+    public void failureSeen(IoFailure failure, int commandEpoch) {
+        if (commandEpoch == epoch && fusesOn() && policy.storageUnavailable(failure)) {
+            enterStandby(failure.toString(), false);
+        }
+    }
+
+    // ----- commands at the device -----
+
+    /**
+     * A media command goes to the device (call before {@link #admit()}, so that a swap that pauses
+     * the gate and then waits in {@link #awaitIdle} cannot miss it). Returns its generation for
+     * {@link #end}; read {@link #epoch()} right after.
+     */
+    public int begin() {
+        return inFlight.begin();
+    }
+
+    /** The command counted in with generation {@code generation} is answered. */
+    public void end(int generation) {
+        inFlight.end(generation);
+    }
+
+    /** The current epoch: changes at every recovery and device switch. */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** Media commands at the device now. */
+    public long inFlight() {
+        return inFlight.outstanding();
+    }
+
+    /**
+     * Waits until no media command is at the device (with the gate paused, none starts); false if
+     * some are still there after {@code timeout}.
+     */
+    public boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 1;
+        while (inFlight.outstanding() > 0) {
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            Thread.sleep(pause);
+            pause = Math.min(pause * 2, 50);
+        }
+        return true;
+    }
+
+    /**
+     * Called periodically (every few hundred ms, one thread for all gates). Commands stuck longer
+     * than stall-timeout put the LUN in standby: new media commands get BUSY while the stuck ones
+     * stay outstanding (they are answered when the storage answers, never failed). When none is
+     * left, a standby that the stall began ends by itself.
+     */
+    public void tick(long nowNanos) {
+        long age = inFlight.oldestAge(nowNanos);
+        long limit = policy.stallTimeout().toNanos();
+        if (limit <= 0) {
+            return;
+        }
+        if (age >= limit) {
+            if (!stallLogged) {
+                stallLogged = true;
+                stalls.increment();
+                log.warn("LUN {}: {} command(s) at the storage, the oldest for more than {} ms (stall-timeout); "
+                        + "they stay outstanding until the storage answers", lunName, inFlight.outstanding(),
+                        age / 1_000_000);
+            }
+            if (fusesOn()) {
+                enterStandby("commands stuck at the storage for more than " + policy.stallTimeout().toMillis()
+                        + " ms", true);
+            }
+        } else if (age == 0 && stallLogged && inFlight.outstanding() == 0) {
+            stallLogged = false;
+            log.info("LUN {}: the stuck commands have all come back", lunName);
+            leaveStallStandby();
+        }
+    }
+
+    // ----- writeback errors -----
+
+    /**
+     * A flush failed, or the old image could not be synced before a switch: data acknowledged with
+     * the write cache on may be lost. Counted; the SCSI core fails the next flush of every initiator
+     * that wrote since its last good flush.
+     */
+    public void writebackFailed(IoFailure cause) {
+        writebackErrors.incrementAndGet();
+        writebackErrorCount.increment();
+        log.warn("LUN {}: writeback error ({}): the next flush of every initiator that wrote since its last good "
+                + "flush is answered WRITE ERROR", lunName, cause);
+    }
+
+    /** How many writeback errors there have been (compare two readings to learn of new ones). */
+    public long writebackErrors() {
+        return writebackErrors.get();
     }
 
     /** The storage became unavailable without a failed request showing it (a driver died). */
     @Override
     public void storageLost(IoFailure cause) {
         if (fusesOn()) {
-            enterStandby(cause.toString());
+            enterStandby(cause.toString(), false);
         }
     }
 
-    /** The single recovery signal: the storage is usable again, I/O resumes. */
+    @Override
+    public void writebackLost(IoFailure cause) {
+        writebackFailed(cause);
+    }
+
+    /**
+     * The single recovery signal: the storage is usable again (or the LUN's device was switched),
+     * a new epoch begins, I/O resumes.
+     */
     @Override
     public void storageRecovered() {
+        synchronized (this) {
+            epoch++;
+        }
         leaveStandby();
     }
 
-    private synchronized void enterStandby(String cause) {
+    private synchronized void enterStandby(String cause, boolean fromStall) {
         if (standby) {
+            if (!fromStall) {
+                standbyFromStall = false; // a failure: now only the storage's recovery ends it
+            }
             return;
         }
+        standbyFromStall = fromStall;
         standbySinceNanos = System.nanoTime();
         fallbackLogged = false;
         standby = true;
@@ -258,10 +417,17 @@ public final class StandbyGate implements StorageEvents {
                 lunName, cause);
     }
 
+    private synchronized void leaveStallStandby() {
+        if (standby && standbyFromStall) {
+            leaveStandby();
+        }
+    }
+
     private synchronized void leaveStandby() {
         if (!standby) {
             return;
         }
+        standbyFromStall = false;
         long lasted = System.nanoTime() - standbySinceNanos;
         standbyNanosBefore += lasted;
         standby = false;

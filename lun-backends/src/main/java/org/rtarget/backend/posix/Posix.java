@@ -45,6 +45,9 @@ final class Posix {
     private static final MethodHandle FALLOCATE = downcall("fallocate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FSTATFS = downcall("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    /** sizeof(struct statfs) on 64-bit Linux; f_type is its first field, a long. */
+    static final int STATFS_SIZE = 120;
 
     private Posix() {
     }
@@ -100,6 +103,17 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         try {
             int r = (int) FDATASYNC.invokeExact(capture, fd);
+            return r < 0 ? -errno(capture) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Fills {@code buf} (at least {@link #STATFS_SIZE} bytes) with the statfs of the file system under {@code fd}. */
+    static int fstatfs(int fd, MemorySegment buf) {
+        MemorySegment capture = CAPTURE.get();
+        try {
+            int r = (int) FSTATFS.invokeExact(capture, fd, buf);
             return r < 0 ? -errno(capture) : r;
         } catch (Throwable t) {
             throw rethrow(t);

@@ -2,6 +2,8 @@ package org.rtarget.backend.posix;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Set;
 import java.nio.file.Path;
 import org.rtarget.backend.Errno;
 
@@ -119,6 +121,41 @@ public final class PosixFile implements AutoCloseable {
             throw new PosixException("fsync", pathText, -r);
         }
     }
+
+    /** The magic number of the file system the file lives on (statfs f_type, e.g. 0x65735546 for FUSE). */
+    public long fileSystemType() throws PosixException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Posix.STATFS_SIZE, 8);
+            int r = Posix.fstatfs(fd, buf);
+            if (r < 0) {
+                throw new PosixException("fstatfs", pathText, -r);
+            }
+            return buf.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /**
+     * Whether the file lives on storage reached through a daemon or the network (FUSE, NFS, SMB,
+     * Ceph, 9P, cluster file systems): there an error such as EIO usually means the storage is
+     * unreachable for a while, not that a block went bad.
+     */
+    public boolean onRemoteStorage() throws PosixException {
+        return REMOTE_FILE_SYSTEMS.contains(fileSystemType() & 0xFFFFFFFFL);
+    }
+
+    private static final Set<Long> REMOTE_FILE_SYSTEMS = Set.of(
+            0x65735546L,  // FUSE (vStorage, bindfs, sshfs, GlusterFS's client ...)
+            0x6969L,      // NFS
+            0xFF534D42L,  // CIFS
+            0xFE534D42L,  // SMB2
+            0x517BL,      // SMB
+            0x00C36400L,  // Ceph
+            0x01021997L,  // 9P
+            0x01161970L,  // GFS2
+            0x7461636FL,  // OCFS2
+            0x47504653L,  // GPFS
+            0x0BD00BD0L,  // Lustre
+            0x5346414FL); // AFS
 
     /** ftruncate(2): growing leaves a hole. */
     public void truncate(long length) throws PosixException {

@@ -188,9 +188,10 @@ final class BlockOps {
                 // FUA, or a disk whose write cache is off: acknowledge only what is stable.
                 if (c.fua || !lu.writeCacheEnabled()) {
                     c.stage = STAGE_FLUSH;
-                    lu.device().flush(c);
+                    ScsiCore.flush(lu, c);
                     return;
                 }
+                ScsiCore.cachedWriteDone(c);
             }
             c.good();
             ScsiCore.finish(c);
@@ -290,7 +291,7 @@ final class BlockOps {
 
         @Override
         void execute(LogicalUnit lu, ScsiCommand c) {
-            lu.device().flush(c);
+            ScsiCore.flush(lu, c); // ScsiCore checks its success against writeback errors missed
         }
     }
 

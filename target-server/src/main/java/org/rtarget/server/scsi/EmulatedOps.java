@@ -277,8 +277,8 @@ final class EmulatedOps {
             out.writeInt(lu.blockSize());
             out.writeByte(0);       // no protection information
             out.writeByte(0);       // one logical block per physical block
-            // LBPME and LBPRZ: a thin LUN whose unmapped blocks read as zeros; lowest aligned LBA 0.
-            out.writeShort(lu.thinProvisioned() ? 0xC000 : 0);
+            // LBPME for a thin LUN, LBPRZ if its unmapped blocks read as zeros; lowest aligned LBA 0.
+            out.writeShort((lu.thinProvisioned() ? 0x8000 : 0) | (lu.unmapReadsZeros() ? 0x4000 : 0));
             out.writeZero(16);
         }
     }
@@ -390,15 +390,31 @@ final class EmulatedOps {
                     ModePages.SelectResult result = ModePages.select(list, lu);
                     if (result.error() != null) {
                         c.checkCondition(result.error());
+                    } else if (Boolean.FALSE.equals(result.newWce())) {
+                        // Write cache off from now on means every acknowledged write is durable:
+                        // what the cache holds is flushed first (Linux sends no flush after this).
+                        ScsiCore.flush(lu, c);
+                        return;
                     } else {
-                        if (result.changed()) {
-                            lu.postUnitAttention(SenseCode.MODE_PARAMETERS_CHANGED, c.itl);
-                        }
-                        c.good();
+                        apply(lu, c, result.newWce());
                     }
                 }
             }
             ScsiCore.finish(c);
+        }
+
+        @Override
+        void ioCompleted(LogicalUnit lu, ScsiCommand c) {
+            apply(lu, c, false); // the cache is flushed: the write cache goes off
+            ScsiCore.finish(c);
+        }
+
+        private static void apply(LogicalUnit lu, ScsiCommand c, Boolean newWce) {
+            if (newWce != null) {
+                lu.setWriteCacheEnabled(newWce);
+                lu.postUnitAttention(SenseCode.MODE_PARAMETERS_CHANGED, c.itl);
+            }
+            c.good();
         }
     }
 }

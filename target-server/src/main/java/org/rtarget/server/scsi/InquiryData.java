@@ -157,7 +157,8 @@ final class InquiryData {
         header(out, PAGE_PROVISIONING, 4);
         boolean thin = lu.thinProvisioned();
         out.writeByte(0);                       // threshold exponent
-        out.writeByte(thin ? 0xE4 : 0);         // LBPU, LBPWS, LBPWS10, LBPRZ=001b; no anchors, no DP
+        // LBPU, LBPWS, LBPWS10, and LBPRZ=001b only where unmapped blocks really read as zeros
+        out.writeByte(thin ? (lu.unmapReadsZeros() ? 0xE4 : 0xE0) : 0); // no anchors, no DP
         out.writeByte(thin ? 0x02 : 0);         // provisioning type: thin, or full
         out.writeByte(0);
     }

@@ -20,6 +20,8 @@ public final class ItlNexus {
     private volatile boolean replaced;
     /** The initiator port's name, asked of the transport once (reservations compare it). */
     private volatile String initiatorPort;
+    /** The port's writeback bookkeeping on this unit (shared with its other nexuses: see LogicalUnit.attach). */
+    private volatile WritebackState writeback = new WritebackState();
 
     public ItlNexus(ItNexus it, int lun, LogicalUnit unit) {
         this.it = it;
@@ -82,6 +84,14 @@ public final class ItlNexus {
 
     public boolean hasUnitAttention() {
         return attentionPending;
+    }
+
+    WritebackState writeback() {
+        return writeback;
+    }
+
+    void writeback(WritebackState state) {
+        this.writeback = state;
     }
 
     /** Marks this nexus as gone: the LUN was removed or the session ended. */

@@ -23,6 +23,10 @@ public final class LogicalUnit {
     private final int blockSize;
     private final int blockShift;
     private volatile boolean writeCacheEnabled;
+    /** The configured write cache setting: what MODE SENSE reports as the default. */
+    private volatile boolean writeCacheDefault;
+    /** Per initiator port: writeback errors it has yet to hear of (see {@link WritebackState}). */
+    private final ConcurrentHashMap<String, WritebackState> writeback = new ConcurrentHashMap<>();
     private final Set<ItlNexus> nexuses = ConcurrentHashMap.newKeySet();
     /** Initiator ports whose nexus was lost; bounded so that port churn cannot grow it forever. */
     private final ConcurrentHashMap<String, Boolean> lostPorts = new ConcurrentHashMap<>();
@@ -37,6 +41,7 @@ public final class LogicalUnit {
         this.gate = gate;
         this.readOnly = readOnly;
         this.writeCacheEnabled = writeCacheEnabled;
+        this.writeCacheDefault = writeCacheEnabled;
         this.blockSize = device.blockSize();
         if (Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size must be a power of two: " + blockSize);
@@ -78,9 +83,22 @@ public final class LogicalUnit {
         return readOnly;
     }
 
-    /** Thin: the backend releases unmapped blocks, which then read as zeros (LBPME, LBPRZ). */
+    /** Thin: the backend releases unmapped blocks (LBPME). */
     public boolean thinProvisioned() {
         return device.thinProvisioned() && !readOnly;
+    }
+
+    /** A thin unit whose unmapped blocks read as zeros (LBPRZ): WRITE SAME of zeros may unmap. */
+    public boolean unmapReadsZeros() {
+        return thinProvisioned() && device.unmapReadsZeros();
+    }
+
+    /**
+     * Whether this unit reports ALUA (TPGS in INQUIRY). Not yet: until it does, it must not answer
+     * with ALUA states such as "target port in standby" (04h/0Bh).
+     */
+    public boolean reportsAlua() {
+        return false;
     }
 
     public int blockSize() {
@@ -104,6 +122,11 @@ public final class LogicalUnit {
         this.writeCacheEnabled = enabled;
     }
 
+    /** The configured write cache setting (MODE SENSE's default values). */
+    boolean writeCacheDefault() {
+        return writeCacheDefault;
+    }
+
     /**
      * A reload changed write-cache or read-only: the mode data every initiator sees changed, so
      * they all get MODE PARAMETERS CHANGED.
@@ -114,6 +137,7 @@ public final class LogicalUnit {
         }
         this.readOnly = newReadOnly;
         this.writeCacheEnabled = newWriteCache;
+        this.writeCacheDefault = newWriteCache;
         postUnitAttention(SenseCode.MODE_PARAMETERS_CHANGED, null);
     }
 
@@ -137,6 +161,11 @@ public final class LogicalUnit {
                 lost = true;
             }
         }
+        // The port's writeback bookkeeping outlives its sessions: a reinstated session still hears of
+        // an error that concerns what the old one wrote.
+        if (writeback.size() < MAX_REMEMBERED_PORTS || writeback.containsKey(port)) {
+            nexus.writeback(writeback.computeIfAbsent(port, p -> new WritebackState()));
+        }
         nexuses.add(nexus);
         if (lost) {
             nexus.postUnitAttention(SenseCode.IT_NEXUS_LOSS);
@@ -147,6 +176,10 @@ public final class LogicalUnit {
     public void detach(ItlNexus nexus, boolean lost) {
         nexuses.remove(nexus);
         nexus.markDetached();
+        String port = nexus.initiatorPort();
+        if (!nexus.writeback().dirty() && nexuses.stream().noneMatch(n -> n.initiatorPort().equals(port))) {
+            writeback.remove(port, nexus.writeback()); // nothing owed to it: forget the port
+        }
         reservations.nexusGone(nexus); // an SPC-2 reservation ends with its nexus; registrations stay
         if (lost && !nexus.replaced() && lostPorts.size() < MAX_REMEMBERED_PORTS) {
             lostPorts.put(nexus.initiatorPort(), Boolean.TRUE);

@@ -5,7 +5,7 @@ import io.netty.buffer.Unpooled;
 
 /**
  * The mode pages of a disk (SPC-4 7.5, SBC-3 6.5): caching (WCE is the one changeable bit), control
- * and informational exceptions control. MODE SENSE reads them, MODE SELECT may change WCE.
+ * and informational exceptions control. MODE SENSE reads them, MODE SELECT may change WCE; the default values are the configured ones.
  */
 final class ModePages {
     static final int CACHING = 0x08;
@@ -48,7 +48,7 @@ final class ModePages {
         out.writeByte(CACHING_LENGTH);
         boolean wce = switch (pc) {
             case PC_CHANGEABLE -> true;      // a mask: WCE may be changed
-            case PC_DEFAULT -> true;
+            case PC_DEFAULT -> lu.writeCacheDefault();
             default -> lu.writeCacheEnabled();
         };
         out.writeByte(wce ? WCE : 0);
@@ -116,17 +116,16 @@ final class ModePages {
                 newWce = (body.getUnsignedByte(0) & WCE) != 0;
             }
         }
-        if (newWce != null && newWce != lu.writeCacheEnabled()) {
-            lu.setWriteCacheEnabled(newWce);
-            return new SelectResult(null, true);
-        }
-        return new SelectResult(null, false);
+        return new SelectResult(null, newWce != null && newWce != lu.writeCacheEnabled() ? newWce : null);
     }
 
-    /** The outcome of MODE SELECT: an error to report, or whether a parameter changed. */
-    record SelectResult(SenseCode error, boolean changed) {
+    /**
+     * The outcome of MODE SELECT: an error to report, or the new WCE value if it changes (null if
+     * nothing changes). The caller applies it (turning the write cache off flushes it first).
+     */
+    record SelectResult(SenseCode error, Boolean newWce) {
         static SelectResult error(SenseCode code) {
-            return new SelectResult(code, false);
+            return new SelectResult(code, null);
         }
     }
 }

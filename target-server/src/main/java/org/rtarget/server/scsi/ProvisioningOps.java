@@ -8,7 +8,8 @@ import org.rtarget.backend.IoFailure;
 /**
  * Logical block provisioning (SBC-3 4.7): UNMAP, WRITE SAME (10/16, with and without its UNMAP
  * bit) and GET LBA STATUS. Unmapping is offered only on a thin device (one whose backend really
- * releases space, and whose unmapped blocks read as zeros: LBPRZ).
+ * releases space); WRITE SAME of zeros unmaps only where unmapped blocks read as zeros (LBPRZ).
+ * With the write cache off, each is made durable before it is answered.
  */
 final class ProvisioningOps {
     /** Most blocks one UNMAP descriptor may cover (reported in VPD page B0h; libiscsi wants at most 1Mi). */
@@ -112,14 +113,36 @@ final class ProvisioningOps {
                     return;
                 }
             }
-            c.good();
-            ScsiCore.finish(c);
+            done(lu, c);
         }
 
         @Override
         void ioCompleted(LogicalUnit lu, ScsiCommand c) {
-            next(lu, c);
+            if (c.stage == FLUSHED) {
+                c.good();
+                ScsiCore.finish(c);
+            } else {
+                next(lu, c);
+            }
         }
+    }
+
+    /** Marks a command whose last step was its flush. */
+    private static final int FLUSHED = -1;
+
+    /**
+     * The blocks are changed: with the write cache on that is GOOD now (and the initiator's next
+     * flush makes it durable); with it off, only once a flush has made it durable.
+     */
+    private static void done(LogicalUnit lu, ScsiCommand c) {
+        if (!lu.writeCacheEnabled()) {
+            c.stage = FLUSHED;
+            ScsiCore.flush(lu, c);
+            return;
+        }
+        ScsiCore.cachedWriteDone(c);
+        c.good();
+        ScsiCore.finish(c);
     }
 
     /**
@@ -129,6 +152,7 @@ final class ProvisioningOps {
     static final class WriteSame extends ScsiOp {
         private static final int STAGE_WRITE = 0;
         private static final int STAGE_UNMAP = 1;
+        private static final int STAGE_ZEROES = 2;
         private final boolean sixteen;
 
         WriteSame(boolean sixteen, int conflicts) {
@@ -186,9 +210,18 @@ final class ProvisioningOps {
             ByteBuf block = c.data;
             boolean zeros = block == null || isZero(block, block.readerIndex(), lu.blockSize());
             lu.counters().writeCommands.increment();
-            if (c.unmapBit && zeros) {
+            long offset = c.lba << lu.blockShift();
+            long length = (long) c.blocks << lu.blockShift();
+            // Unmapping stands for writing zeros only where unmapped blocks read back as zeros.
+            if (c.unmapBit && zeros && lu.unmapReadsZeros()) {
                 c.stage = STAGE_UNMAP;
-                lu.device().unmap(c.lba << lu.blockShift(), (long) c.blocks << lu.blockShift(), c);
+                lu.device().unmap(offset, length, c);
+                return;
+            }
+            if (zeros && lu.device().writesZeroes()) {
+                c.releaseData();
+                c.stage = STAGE_ZEROES;
+                lu.device().writeZeroes(offset, length, c);
                 return;
             }
             // Build one chunk of repeated blocks, then write it over the range piece by piece.
@@ -212,8 +245,7 @@ final class ProvisioningOps {
             int done = c.progress;
             if (done >= c.blocks) {
                 lu.counters().bytesWritten.add((long) c.blocks << lu.blockShift());
-                c.good();
-                ScsiCore.finish(c);
+                done(lu, c);
                 return;
             }
             int chunkBlocks = c.data.readableBytes() >> lu.blockShift();
@@ -225,11 +257,18 @@ final class ProvisioningOps {
 
         @Override
         void ioCompleted(LogicalUnit lu, ScsiCommand c) {
-            if (c.stage == STAGE_UNMAP) {
-                c.good();
-                ScsiCore.finish(c);
-            } else {
-                writeNext(lu, c);
+            switch (c.stage) {
+                case STAGE_UNMAP, STAGE_ZEROES -> {
+                    if (c.stage == STAGE_ZEROES) {
+                        lu.counters().bytesWritten.add((long) c.blocks << lu.blockShift());
+                    }
+                    done(lu, c);
+                }
+                case FLUSHED -> {
+                    c.good();
+                    ScsiCore.finish(c);
+                }
+                default -> writeNext(lu, c);
             }
         }
 

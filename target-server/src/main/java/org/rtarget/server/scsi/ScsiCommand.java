@@ -41,6 +41,14 @@ public abstract class ScsiCommand implements IoCallback {
     ByteBuf data;
     ByteBuf verifyBuffer;
     boolean dropConnection;
+    /** The standby gate's in-flight generation while the command is counted at its LUN, else -1. */
+    int inFlightGeneration = -1;
+    /** The gate's epoch when the command went to the device: a later one means its storage was replaced. */
+    int epoch;
+    /** The LUN's writeback error count when the command went to the device. */
+    long writebackErrors;
+    /** The backend step under way is a flush: its failure is a writeback error, never BUSY. */
+    boolean flushing;
     long startNanos;
     int status;
     byte[] sense;
@@ -62,6 +70,10 @@ public abstract class ScsiCommand implements IoCallback {
         data = null;
         verifyBuffer = null;
         dropConnection = false;
+        inFlightGeneration = -1;
+        epoch = 0;
+        writebackErrors = 0;
+        flushing = false;
         status = ScsiStatus.GOOD;
         sense = null;
         expectedLength = 0;

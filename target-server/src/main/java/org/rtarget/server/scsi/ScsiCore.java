@@ -88,6 +88,14 @@ public final class ScsiCore {
             finish(c);
             return;
         }
+        if (lu != null && c.op.mediaAccess()) {
+            // Counted in before the gate is asked: a device swap pauses the gate, then waits for
+            // the commands counted in, so none can slip past it to the old device.
+            StandbyGate gate = lu.gate();
+            c.inFlightGeneration = gate.begin();
+            c.epoch = gate.epoch();
+            c.writebackErrors = gate.writebackErrors();
+        }
         // Checked again after a write's data arrived: standby may have begun meanwhile.
         if (lu != null && !admitted(lu, c)) {
             return;
@@ -99,7 +107,7 @@ public final class ScsiCore {
      * Asks the standby gate about a command: media-access commands are stopped while the LUN is in
      * standby, TEST UNIT READY follows the fallback once busy-max has passed (see
      * {@link StandbyGate#admitPathCheck()}). Returns false if the command was answered here. The
-     * common case, no standby, costs one volatile read.
+     * common case, no standby, costs two volatile reads.
      */
     private static boolean admitted(LogicalUnit lu, ScsiCommand c) {
         StandbyGate.Admission admission = admission(lu, c);
@@ -123,11 +131,17 @@ public final class ScsiCore {
 
     /** Ends a command: releases data-out, keeps data-in only for GOOD status, tells the transport. */
     static void finish(ScsiCommand c) {
-        if (c.op != null && c.op.mediaAccess() && c.direction != ScsiCommand.Direction.NONE) {
-            LogicalUnit lu = c.itl.unit();
-            if (lu != null) {
-                lu.recordLatency(c.direction == ScsiCommand.Direction.IN, System.nanoTime() - c.startNanos);
-            }
+        LogicalUnit lu = c.itl.unit();
+        if (lu != null && c.inFlightGeneration >= 0) {
+            lu.gate().end(c.inFlightGeneration);
+            c.inFlightGeneration = -1;
+        }
+        if (lu != null && c.op != null && c.op.mediaAccess() && c.direction != ScsiCommand.Direction.NONE) {
+            lu.recordLatency(c.direction == ScsiCommand.Direction.IN, System.nanoTime() - c.startNanos);
+        }
+        if (c.verifyBuffer != null) {
+            c.verifyBuffer.release(); // a VERIFY whose read failed
+            c.verifyBuffer = null;
         }
         if (c.direction == ScsiCommand.Direction.OUT || c.status != ScsiStatus.GOOD) {
             c.releaseData();
@@ -136,14 +150,46 @@ public final class ScsiCore {
     }
 
     static void ioCompleted(ScsiCommand c) {
-        c.op.ioCompleted(c.itl.unit(), c);
+        LogicalUnit lu = c.itl.unit();
+        if (c.inFlightGeneration >= 0 && c.epoch != lu.gate().epoch()) {
+            // The LUN's storage was replaced while this ran: what it read or wrote was the old
+            // storage's, not what reads look at now. Not GOOD, not an error: sent again, it runs on
+            // the new storage.
+            c.flushing = false;
+            busy(c);
+            finish(c);
+            return;
+        }
+        if (c.flushing) {
+            c.flushing = false;
+            if (writebackErrorMissed(lu, c)) {
+                lu.counters().errors.increment();
+                c.checkCondition(SenseCode.WRITE_ERROR);
+                finish(c);
+                return;
+            }
+        }
+        c.op.ioCompleted(lu, c);
     }
 
     static void ioFailed(ScsiCommand c, IoFailure failure) {
         LogicalUnit lu = c.itl.unit();
+        StandbyGate gate = lu.gate();
         if (failure.kind() == IoFailure.Kind.RETRY) {
+            c.flushing = false;
             busy(c); // nothing happened where reads look: the initiator sends it again
-        } else if (lu.gate().failureMeansBusy(failure)) {
+        } else if (c.flushing) {
+            // Never BUSY: the kernel may already have dropped the data this flush was to make
+            // durable, and a retried flush would then succeed ("fsyncgate"). The error is latched
+            // for every initiator that wrote since its last good flush; this one hears it now.
+            c.flushing = false;
+            gate.writebackFailed(failure);
+            c.itl.writeback().told(gate.writebackErrors());
+            gate.failureSeen(failure, c.epoch); // still an outage for the commands after it
+            lu.counters().errors.increment();
+            failureLog.warn("LUN {}: {} failed: {}", lu.name(), c.opName(), failure);
+            c.checkCondition(SenseCode.WRITE_ERROR);
+        } else if (gate.failureMeansBusy(failure, c.inFlightGeneration >= 0 ? c.epoch : gate.epoch())) {
             busy(c);
         } else {
             lu.counters().errors.increment();
@@ -151,6 +197,36 @@ public final class ScsiCore {
             c.checkCondition(senseFor(failure, c.direction == ScsiCommand.Direction.IN));
         }
         finish(c);
+    }
+
+    /**
+     * Submits a flush for {@code c}: SYNCHRONIZE CACHE, or the step that makes a write durable
+     * (FUA, write cache off). Its failure is a writeback error, and its success is checked against
+     * the writeback errors this initiator has not heard of yet.
+     */
+    static void flush(LogicalUnit lu, ScsiCommand c) {
+        c.flushing = true;
+        lu.device().flush(c);
+    }
+
+    /**
+     * A write was acknowledged from the write cache: until this initiator's next good flush, a
+     * writeback error may concern its data.
+     */
+    static void cachedWriteDone(ScsiCommand c) {
+        c.itl.writeback().wrote(c.writebackErrors);
+    }
+
+    /**
+     * After a flush succeeded: whether a writeback error happened that may have lost data this
+     * initiator wrote (since its first write after its last good flush, or during this very
+     * command) and that it has not been told of. Either way it counts as told from now on.
+     */
+    private static boolean writebackErrorMissed(LogicalUnit lu, ScsiCommand c) {
+        long now = lu.gate().writebackErrors();
+        boolean missed = c.itl.writeback().flushed(now);
+        return missed || (c.inFlightGeneration >= 0 && c.direction == ScsiCommand.Direction.OUT
+                && c.writebackErrors != now);
     }
 
     /** The sense an initiator gets for a backend failure that is not answered with BUSY. */
@@ -177,7 +253,10 @@ public final class ScsiCore {
     private static void answerRefusal(ScsiCommand c, StandbyGate.Admission admission) {
         switch (admission) {
             case BUSY -> busy(c);
-            case NOT_READY -> c.checkCondition(SenseCode.NOT_READY_STANDBY);
+            // 04h/0Bh means "ALUA standby" to multipath's checkers (a usable ghost path): only a LUN
+            // that reports ALUA may say it; others say 04h/03h, which fails the path over.
+            case NOT_READY -> c.checkCondition(c.itl.unit() != null && c.itl.unit().reportsAlua()
+                    ? SenseCode.NOT_READY_STANDBY : SenseCode.NOT_READY_MANUAL_INTERVENTION);
             case HARDWARE_ERROR -> c.checkCondition(SenseCode.COMMUNICATION_FAILURE);
             case DROP -> {
                 c.statusOnly(ScsiStatus.BUSY);

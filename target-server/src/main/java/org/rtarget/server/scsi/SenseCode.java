@@ -35,6 +35,7 @@ public final class SenseCode {
     public static final SenseCode COMMUNICATION_FAILURE = new SenseCode(HARDWARE_ERROR, 0x08, 0x00, "logical unit communication failure");
     public static final SenseCode COMMUNICATION_TIMEOUT = new SenseCode(HARDWARE_ERROR, 0x08, 0x01, "logical unit communication time-out");
     public static final SenseCode NOT_READY_STANDBY = new SenseCode(NOT_READY, 0x04, 0x0B, "logical unit not accessible, target port in standby state");
+    public static final SenseCode NOT_READY_MANUAL_INTERVENTION = new SenseCode(NOT_READY, 0x04, 0x03, "logical unit not ready, manual intervention required");
     public static final SenseCode NOT_READY_CAUSE_NOT_REPORTABLE = new SenseCode(NOT_READY, 0x04, 0x00, "logical unit not ready, cause not reportable");
     public static final SenseCode POWER_ON_RESET = new SenseCode(UNIT_ATTENTION, 0x29, 0x00, "power on, reset, or bus device reset occurred");
     public static final SenseCode IT_NEXUS_LOSS = new SenseCode(UNIT_ATTENTION, 0x29, 0x07, "i_t nexus loss occurred");

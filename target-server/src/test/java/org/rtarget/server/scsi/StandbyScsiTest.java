@@ -458,13 +458,15 @@ class StandbyScsiTest {
         }
 
         @Test
-        void notReadyTargetPortInStandby() throws InterruptedException {
+        void notReadyManualInterventionOnALunWithoutAlua() throws InterruptedException {
             standbyLun(BUSY_MAX, GatePolicy.Fallback.NOT_READY);
             enterStandbyAndOutlastBusyMax();
 
-            assertCheckCondition(run(read10(LBA, 1)), "2/04/0B");
-            assertCheckCondition(run(write10(LBA, 1), block(1)), "2/04/0B");
-            assertCheckCondition(run(ScsiTestBed.testUnitReady()), "2/04/0B");
+            // 04h/0Bh would be "ALUA standby": multipath's tur checker calls that a ghost path and
+            // keeps it; a LUN that reports no ALUA says 04h/03h, which fails the path.
+            assertCheckCondition(run(read10(LBA, 1)), "2/04/03");
+            assertCheckCondition(run(write10(LBA, 1), block(1)), "2/04/03");
+            assertCheckCondition(run(ScsiTestBed.testUnitReady()), "2/04/03");
             assertStatus(run(ScsiTestBed.inquiry()), ScsiStatus.GOOD);
             assertStatus(run(readCapacity10()), ScsiStatus.GOOD);
 

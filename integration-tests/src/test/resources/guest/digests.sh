@@ -10,12 +10,13 @@ for k in HeaderDigest DataDigest; do
   iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" -o update -n "node.conn[0].iscsi.$k" -v CRC32C
 done
 iscsiadm -m node -T "$KI_IQN" -p "$KI_PORTAL" --login
+# sysfs shows the disk before udev has made /dev/sdX: wait for the device node itself
 dev=""; i=0
-while [ -z "$dev" ] && [ $i -lt 120 ]; do
+while { [ -z "$dev" ] || [ ! -b "$dev" ]; } && [ $i -lt 120 ]; do
   for b in /sys/class/iscsi_session/session*/device/target*/*:*:*:0/block/*; do
     [ -e "$b" ] && dev=/dev/${b##*/}
   done
-  [ -n "$dev" ] || { sleep 0.5; i=$((i+1)); }
+  { [ -n "$dev" ] && [ -b "$dev" ]; } || { sleep 0.5; i=$((i+1)); }
 done
 [ -b "$dev" ] || { echo "KI: no disk"; exit 1; }
 iscsiadm -m session -P 2 | grep -iE 'digest' | sed 's/^/KI: [digests] /'

@@ -54,8 +54,12 @@ public interface BlockDevice extends AutoCloseable {
         return false;
     }
 
-    /** Makes {@code length} bytes at {@code offset} read as zeros (only if {@link #writesZeroes}). */
-    default void writeZeroes(long offset, long length, IoCallback callback) {
+    /**
+     * Makes {@code length} bytes at {@code offset} read as zeros (only if {@link #writesZeroes}).
+     * With {@code mayUnmap} false the blocks stay (or become) allocated, as a WRITE SAME without
+     * its UNMAP bit asks (pre-allocating "eager zeroed" disks relies on it).
+     */
+    default void writeZeroes(long offset, long length, boolean mayUnmap, IoCallback callback) {
         callback.failed(IoFailure.of(IoFailure.Kind.UNSUPPORTED, 0, kind() + " backend has no write-zeroes"));
     }
 
@@ -66,6 +70,27 @@ public interface BlockDevice extends AutoCloseable {
      */
     default boolean eioMeansOutage() {
         return true;
+    }
+
+    /**
+     * Whether a device just opened is usable storage at once. A driver-served device is not: it
+     * becomes usable when a driver makes it live, and says so through {@link StorageEvents}.
+     */
+    default boolean readyWhenOpened() {
+        return true;
+    }
+
+    /** The driver process this device needs, if it is served by one (else null). */
+    default DriverHost driverHost() {
+        return null;
+    }
+
+    /**
+     * Facts about the device for the operator (status, admin API), in display order: values are
+     * strings, numbers or lists of strings.
+     */
+    default java.util.Map<String, Object> describe() {
+        return java.util.Map.of();
     }
 
     /**
@@ -125,6 +150,11 @@ public interface BlockDevice extends AutoCloseable {
      * before the first I/O.
      */
     default void attach(StorageEvents events) {
+    }
+
+    /** Whether {@link #recover} is this device's way back from an outage (an operator's action). */
+    default boolean operatorRecovers() {
+        return false;
     }
 
     /**

@@ -53,6 +53,13 @@ public final class IoLane implements Executor {
      * @throws RejectedExecutionException if the threads refuse work (they were shut down) and the
      *     request will not run
      */
+    /** Hands every request still waiting here to {@code other} (this lane's storage was replaced). */
+    public void moveWaitingTo(IoLane other) {
+        for (Runnable r; (r = waiting.poll()) != null; ) {
+            other.execute(r);
+        }
+    }
+
     @Override
     public void execute(Runnable request) {
         waiting.add(request);

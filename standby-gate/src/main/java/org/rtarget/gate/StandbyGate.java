@@ -394,10 +394,16 @@ public final class StandbyGate implements StorageEvents {
      */
     @Override
     public void storageRecovered() {
-        synchronized (this) {
-            epoch++;
-        }
+        newEpoch();
         leaveStandby();
+    }
+
+    /**
+     * The LUN's storage was switched (a new device instance) without being usable yet: commands
+     * still on the old one are stragglers from now on, but standby stays as it is.
+     */
+    public synchronized void newEpoch() {
+        epoch++;
     }
 
     private synchronized void enterStandby(String cause, boolean fromStall) {

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Executor;
 import org.rtarget.backend.BlockDevice;
+import org.rtarget.backend.IoLane;
 import org.rtarget.backend.file.FileDevice;
 import org.rtarget.backend.memory.MemoryDevice;
 import org.rtarget.backend.ploop.PloopDevice;
@@ -34,10 +35,15 @@ final class BackendFactory {
     BlockDevice open(LunConfig lun) throws IOException {
         return switch (lun.backend()) {
             case MEMORY -> new MemoryDevice(lun.size(), lun.blockSize());
-            case FILE -> FileDevice.open(lun.path(), lun.size(), lun.blockSize(), lun.readOnly(), ioExecutor);
+            case FILE -> FileDevice.open(lun.path(), lun.size(), lun.blockSize(), lun.readOnly(), lane(lun));
             case UBLK -> openUblk(lun);
             case PLOOP -> openPloop(lun);
         };
+    }
+
+    /** The LUN's own share of the I/O threads: at most io-threads of its requests at once. */
+    private IoLane lane(LunConfig lun) {
+        return new IoLane(ioExecutor, lun.ioThreads());
     }
 
     PloopChains ploopChains() {
@@ -45,7 +51,7 @@ final class BackendFactory {
     }
 
     private BlockDevice openPloop(LunConfig lun) throws IOException {
-        PloopDevice device = PloopDevice.open(ploopChains.chainFor(lun.name(), lun.deltas()), lun.readOnly(), ioExecutor);
+        PloopDevice device = PloopDevice.open(ploopChains.chainFor(lun.name(), lun.deltas()), lun.readOnly(), lane(lun));
         ploopChains.record(lun.name(), lun.deltas(), device.deltas());
         return device;
     }

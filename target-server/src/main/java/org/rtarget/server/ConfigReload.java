@@ -10,8 +10,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.rtarget.backend.BlockDevice;
-import org.rtarget.backend.ploop.PloopDevice;
-import org.rtarget.backend.ublk.UblkDevice;
 import org.rtarget.config.Config;
 import org.rtarget.config.ConfigDiff;
 import org.rtarget.config.ConfigError;
@@ -40,7 +38,7 @@ public final class ConfigReload {
     private static final long DRAIN_SECONDS = 60;
     /** LUN keys a reload applies to the running unit without a new device. */
     private static final Set<String> IN_PLACE = Set.of("write-cache", "standby-enable", "standby-busy-max",
-            "standby-fallback", "standby-errors");
+            "standby-fallback", "standby-errors", "stall-timeout", "drain-timeout");
 
     /** What a reload did. */
     public record Result(List<String> changes, List<String> errors, List<String> notApplied) {
@@ -120,7 +118,7 @@ public final class ConfigReload {
             if (server.closing() || target == null || e == null || e.unit().device() != dead) {
                 return; // the server is stopping its drivers, or a reload already replaced or removed it
             }
-            new ConfigReload(server).removeLun(target, lun);
+            new ConfigReload(server).removeLun(target, lun); // takes the LUN's lock
             log.warn("target {} LUN {} ({}) withdrawn: its driver died and the LUN has no recovery; "
                     + "a reload brings it back", iqn, lun.lun(), lun.name());
         }
@@ -130,7 +128,11 @@ public final class ConfigReload {
         return new Result(List.copyOf(changes), List.copyOf(errors), List.copyOf(notApplied));
     }
 
-    /** LUNs that failed to open at start or at an earlier reload are tried again if still configured. */
+    /**
+     * LUNs that failed to open at start or at an earlier reload are tried again if still configured;
+     * so are LUNs whose storage could not be opened again at an earlier rebuild (they wait in
+     * standby, or run the configuration before it): a reload of an unchanged file recovers them.
+     */
     private void retryFailedLuns(Config neu, ConfigDiff diff) {
         Set<String> changedTargets = new java.util.HashSet<>();
         diff.changedTargets().forEach(td -> changedTargets.add(td.iqn()));
@@ -141,8 +143,12 @@ public final class ConfigReload {
                 continue;
             }
             for (LunConfig lun : t.luns()) {
-                if (!server.exported().containsKey(lun.name()) && !target.luns().containsKey(lun.lun())) {
+                TargetServer.ExportedLun e = server.exported().get(lun.name());
+                if (e == null && !target.luns().containsKey(lun.lun())) {
                     addLun(target, lun);
+                } else if (e != null && target.luns().get(lun.lun()) == e.unit()
+                        && (e.unit().device() instanceof UnavailableDevice || !e.config().equals(lun))) {
+                    rebuild(target, new ConfigDiff.LunChange(e.config(), lun, List.of("backend")));
                 }
             }
         }
@@ -205,6 +211,16 @@ public final class ConfigReload {
     }
 
     private void removeLun(IscsiTarget target, LunConfig lun) {
+        var lock = server.lunLock(lun.name());
+        lock.lock();
+        try {
+            removeLunLocked(target, lun);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void removeLunLocked(IscsiTarget target, LunConfig lun) {
         LogicalUnit unit = target.luns().get(lun.lun());
         if (unit == null) {
             return; // it never opened
@@ -235,6 +251,16 @@ public final class ConfigReload {
     }
 
     private void resize(IscsiTarget target, ConfigDiff.LunChange change) {
+        var lock = server.lunLock(change.neu().name());
+        lock.lock();
+        try {
+            resizeLocked(target, change);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void resizeLocked(IscsiTarget target, ConfigDiff.LunChange change) {
         TargetServer.ExportedLun e = server.exported().get(change.neu().name());
         if (e == null) {
             return;
@@ -253,9 +279,23 @@ public final class ConfigReload {
 
     /**
      * A LUN's settings changed under the same name. Write cache and standby settings apply to the
-     * running unit; anything about its backend gives it a new device under the same identity.
+     * running unit; anything about its backend gives it a new device under the same identity,
+     * through the one device switch every rebuild uses ({@link DeviceSwap}).
      */
     private void rebuild(IscsiTarget target, ConfigDiff.LunChange change) {
+        var lock = server.lunLock(change.neu().name());
+        if (!lock.tryLock()) {
+            log.info("reload: waiting for the live operation on LUN {} to end", change.neu().name());
+            lock.lock();
+        }
+        try {
+            rebuildLocked(target, change);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void rebuildLocked(IscsiTarget target, ConfigDiff.LunChange change) {
         TargetServer.ExportedLun e = server.exported().get(change.neu().name());
         if (e == null) {
             addLun(target, change.neu()); // it never opened: a new try
@@ -271,74 +311,35 @@ public final class ConfigReload {
             return;
         }
         if (lun.blockSize() != unit.blockSize()) {
-            removeLun(target, change.old());
+            removeLunLocked(target, change.old());
             addLun(target, lun);
             return;
         }
-        StandbyGate gate = unit.gate();
-        BlockDevice old = unit.device();
-        // A ploop chain holds its top delta open read-write: the old instance goes before the new one opens.
-        boolean closeFirst = old instanceof PloopDevice || old instanceof UblkDevice;
-        BlockDevice fresh = closeFirst ? null : server.openDevice(target.iqn(), lun);
-        if (!closeFirst && fresh == null) {
-            errors.add(what + ": the new backend could not be opened (see the log); the LUN keeps its old one");
-            return;
+        long oldSize = unit.device().size();
+        String oldKind = unit.device().kind();
+        String error = DeviceSwap.replace(unit, lun.standby().drainTimeout(), what,
+                server.rebuildFrom(e, lun, e.config()));
+        if (error != null) {
+            errors.add(error);
         }
-        gate.pause();
-        try {
-            drain(unit);
-            if (e.supervisor() != null) {
-                e.supervisor().close();
-            }
-            if (closeFirst) {
-                old.close();
-                fresh = server.openDevice(target.iqn(), lun);
-                if (fresh == null) {
-                    errors.add(what + ": the new backend could not be opened (see the log); reopening the old one");
-                    fresh = server.openDevice(target.iqn(), change.old());
-                    lun = change.old();
-                    if (fresh == null) {
-                        errors.add(what + ": the old backend could not be reopened either: the LUN is in standby");
-                        gate.storageLost(org.rtarget.backend.IoFailure.of(
-                                org.rtarget.backend.IoFailure.Kind.UNAVAILABLE, 0, "reload failed"));
-                        return;
-                    }
-                }
-            }
-            unit.replaceDevice(fresh);
-            if (!closeFirst) {
-                old.close();
-            }
-            if (fresh.standbyCapable() && lun.standby().enable()) {
-                gate.enable();
-            } else {
-                gate.disable();
-            }
-            gate.policy(TargetServer.gatePolicy(lun.standby()));
-            fresh.attach(gate);
-            var supervisor = fresh instanceof UblkDevice ublk ? server.startDriver(target.iqn(), lun, ublk) : null;
-            server.exported().put(lun.name(), new TargetServer.ExportedLun(target.iqn(), lun, unit, supervisor));
-        } finally {
-            gate.resume();
-        }
-        // The new instance is the recovered storage (ploop's vz9 table reload clears standby in its constructor).
-        if (!(fresh instanceof UblkDevice)) {
-            gate.storageRecovered();
+        LunConfig now = server.exported().get(lun.name()).config();
+        if (now != lun) {
+            return; // the LUN kept (or went back to) its old configuration
         }
         unit.modeSettings(lun.readOnly(), lun.writeCache());
-        if (fresh.size() != old.size()) {
+        if (unit.device().size() != oldSize) {
             unit.postUnitAttention(SenseCode.CAPACITY_DATA_CHANGED, null);
         }
-        if (!fresh.kind().equals(old.kind())) {
+        if (!unit.device().kind().equals(oldKind)) {
             unit.postUnitAttention(SenseCode.INQUIRY_DATA_CHANGED, null);
         }
-        changes.add(what + ": rebuilt as a new " + fresh.kind() + " device (" + String.join(", ", change.changedKeys())
-                + " changed)");
+        changes.add(what + ": rebuilt as a new " + unit.device().kind() + " device ("
+                + String.join(", ", change.changedKeys()) + " changed)");
     }
 
     private static void applyInPlace(LogicalUnit unit, LunConfig lun) {
         StandbyGate gate = unit.gate();
-        gate.policy(TargetServer.gatePolicy(lun.standby()));
+        gate.policy(TargetServer.gatePolicy(lun.standby(), unit.device()));
         if (unit.device().standbyCapable() && lun.standby().enable()) {
             gate.enable();
         } else {

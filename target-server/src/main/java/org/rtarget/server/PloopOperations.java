@@ -7,11 +7,8 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.rtarget.backend.ploop.PloopDevice;
-import org.rtarget.gate.StandbyGate;
 import org.rtarget.server.iscsi.IscsiTarget;
-import org.rtarget.server.iscsi.LiveLuns;
 import org.rtarget.server.scsi.LogicalUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,50 +69,47 @@ public final class PloopOperations {
         return unit == null ? null : merges.get(unit.name());
     }
 
-    /** vz7: the top delta is swapped for {@code image} (or reopened), and standby is cleared. */
+    /**
+     * vz7: the top delta is swapped for {@code image} (or reopened), and standby is cleared. The
+     * LUN is held, drained and synced first ({@link DeviceSwap}).
+     */
     public Result replaceDelta(String iqn, int lun, Path image) {
         return withPloop(iqn, lun, (e, device) -> {
-            device.replaceTopDelta(image != null ? image : device.deltas().getLast());
+            Path top = image != null ? image : device.deltas().getLast();
+            DeviceSwap.inPlace(e.unit(), e.config().standby().drainTimeout(), "replace-delta",
+                    d -> device.replaceTopDelta(top));
             log.info("ploop LUN {}: top delta replaced by {}", e.config().name(), device.deltas().getLast());
         });
     }
 
     /**
-     * vz9: the LUN's chain is opened again as a new ploop instance under the same LUN identity,
-     * replacing the old instance; the new instance clears standby.
+     * vz9: the LUN's chain (as last recorded) is opened again as a new ploop instance under the same
+     * LUN identity, replacing the old instance; the new instance clears standby. If it cannot open
+     * (the storage is still down), the LUN waits in standby and the next attempt (this, a recovery
+     * or a reload) opens it.
      */
     public Result reloadTable(String iqn, int lun) {
-        TargetServer.ExportedLun e = exportedPloop(iqn, lun);
-        if (e == null) {
+        TargetServer.ExportedLun found = exportedPloop(iqn, lun);
+        if (found == null) {
             return Result.error("no ploop LUN " + lun + " in target " + iqn, true);
         }
-        LogicalUnit unit = e.unit();
-        StandbyGate gate = unit.gate();
-        PloopDevice old = (PloopDevice) unit.device();
-        List<Path> chain = old.deltas();
-        gate.pause();
-        PloopDevice fresh;
+        var lock = server.lunLock(found.config().name());
+        lock.lock();
         try {
-            await(LiveLuns.drain(server.sessions(), unit));
-            old.close(); // the old instance holds the top delta read-write: it goes first
-            try {
-                fresh = PloopDevice.open(chain, e.config().readOnly(), server.ioExecutor());
-            } catch (IOException ex) {
-                log.warn("ploop LUN {}: table reload failed: {}", e.config().name(), ex.getMessage());
-                gate.storageLost(org.rtarget.backend.IoFailure.of(org.rtarget.backend.IoFailure.Kind.UNAVAILABLE, 0,
-                        "table reload failed: " + ex.getMessage()));
-                return Result.error("the chain could not be opened again: " + ex.getMessage()
-                        + " (the LUN stays in standby; fix the storage and reload again)", false);
+            TargetServer.ExportedLun e = server.exported().get(found.config().name());
+            LogicalUnit unit = e.unit();
+            String error = DeviceSwap.replace(unit, e.config().standby().drainTimeout(), "table reload",
+                    server.rebuildFrom(e, e.config(), e.config()));
+            if (error != null) {
+                log.warn("ploop LUN {}: {}", e.config().name(), error);
+                return Result.error(error, false);
             }
-            unit.replaceDevice(fresh);
-            fresh.attach(gate);
+            List<Path> chain = ((PloopDevice) unit.device()).deltas();
+            log.info("ploop LUN {}: table reloaded as a new instance over {}", e.config().name(), chain);
+            return new Result(unit, chain, null, false);
         } finally {
-            gate.resume();
+            lock.unlock();
         }
-        gate.storageRecovered(); // the new instance clears standby, as ploop_ctr does in vz9
-        log.info("ploop LUN {}: table reloaded as a new instance over {}", e.config().name(), chain);
-        server.backends().ploopChains().record(e.config().name(), e.config().deltas(), fresh.deltas());
-        return new Result(unit, fresh.deltas(), null, false);
     }
 
     @FunctionalInterface
@@ -123,29 +117,39 @@ public final class PloopOperations {
         void run(TargetServer.ExportedLun lun, PloopDevice device) throws IOException;
     }
 
+    /** Runs a live operation on an open ploop LUN, one per LUN at a time, and records its new chain. */
     private Result withPloop(String iqn, int lun, PloopAction action) {
-        TargetServer.ExportedLun e = exportedPloop(iqn, lun);
-        if (e == null) {
+        TargetServer.ExportedLun found = exportedPloop(iqn, lun);
+        if (found == null) {
             return Result.error("no ploop LUN " + lun + " in target " + iqn, true);
         }
-        PloopDevice device = (PloopDevice) e.unit().device();
+        var lock = server.lunLock(found.config().name());
+        lock.lock();
         try {
-            action.run(e, device);
-        } catch (IOException | RuntimeException ex) {
-            log.warn("ploop LUN {}: {}", e.config().name(), ex.getMessage());
-            return Result.error(ex.getMessage(), false);
+            TargetServer.ExportedLun e = server.exported().get(found.config().name());
+            if (!(e.unit().device() instanceof PloopDevice device)) {
+                return Result.error("the chain of LUN " + lun + " is not open (its storage could not be opened "
+                        + "again); run ploop reload or lun recover once the storage is back", false);
+            }
+            try {
+                action.run(e, device);
+            } catch (IOException | RuntimeException ex) {
+                log.warn("ploop LUN {}: {}", e.config().name(), ex.getMessage());
+                return Result.error(ex.getMessage(), false);
+            }
+            server.backends().ploopChains().record(e.config().name(), e.config().deltas(), device.deltas());
+            return new Result(e.unit(), device.deltas(), null, false);
+        } finally {
+            lock.unlock();
         }
-        server.backends().ploopChains().record(e.config().name(), e.config().deltas(), device.deltas());
-        return new Result(e.unit(), device.deltas(), null, false);
     }
 
+    /** The exported ploop LUN (open, or waiting for its chain to open again), or null. */
     private TargetServer.ExportedLun exportedPloop(String iqn, int lun) {
         IscsiTarget target = server.directory().find(iqn);
         LogicalUnit unit = target == null ? null : target.luns().get(lun);
-        if (unit == null || !(unit.device() instanceof PloopDevice)) {
-            return null;
-        }
-        return server.exported().get(unit.name());
+        TargetServer.ExportedLun e = unit == null ? null : server.exported().get(unit.name());
+        return e != null && e.config().backend() == org.rtarget.config.BackendType.PLOOP ? e : null;
     }
 
     /** A new top delta's name beside the current one: {@code <top>.<timestamp>}. */
@@ -158,11 +162,4 @@ public final class PloopOperations {
         return candidate;
     }
 
-    private static void await(java.util.concurrent.Future<?> f) {
-        try {
-            f.get(60, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            log.warn("waiting for commands to leave the device: {}", e.toString());
-        }
-    }
 }

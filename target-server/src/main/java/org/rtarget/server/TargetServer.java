@@ -38,8 +38,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.rtarget.backend.Errno;
 import org.rtarget.config.DriverConfig;
 import org.rtarget.config.StandbyConfig;
+import org.rtarget.backend.DriverHost;
 import org.rtarget.backend.ublk.DriverSupervisor;
-import org.rtarget.backend.ublk.UblkDevice;
 import org.rtarget.gate.GatePolicy;
 import org.rtarget.gate.StandbyGate;
 import org.rtarget.gate.StandbyKey;
@@ -63,11 +63,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class TargetServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TargetServer.class);
-    /** Threads that run blocking backend I/O (file images): enough to keep a deep queue busy. */
-    private static final int IO_THREADS = 16;
+    /** How often every LUN's gate looks for commands stuck at the storage (stall-timeout). */
+    private static final long STALL_CHECK_MILLIS = 250;
 
     private volatile Config config;
+    /**
+     * Threads for blocking backend I/O (file and ploop images), shared; each device uses at most
+     * its LUN's io-threads of them at once (an {@link IoLane}), so a hung mount holds up no other LUN.
+     */
     private final ExecutorService ioExecutor;
+    private final java.util.concurrent.ScheduledExecutorService stallWatch;
+    /** One live operation per LUN at a time (recover, ploop operations, a reload's change to it). */
+    private final Map<String, java.util.concurrent.locks.ReentrantLock> lunLocks =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private final EventLoopGroup group;
     private final Class<? extends ServerChannel> channelType;
     private final List<Channel> listeners = new ArrayList<>();
@@ -99,7 +107,10 @@ public final class TargetServer implements AutoCloseable {
         new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(metrics);
         new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(metrics);
         new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(metrics);
-        this.ioExecutor = Executors.newFixedThreadPool(IO_THREADS, daemonThreads("rtarget-io-"));
+        this.ioExecutor = Executors.newCachedThreadPool(daemonThreads("rtarget-io-"));
+        this.stallWatch = Executors.newSingleThreadScheduledExecutor(daemonThreads("rtarget-stall-watch-"));
+        stallWatch.scheduleAtFixedRate(this::checkStalls, STALL_CHECK_MILLIS, STALL_CHECK_MILLIS,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
         IoHandlerFactory io;
         if (Epoll.isAvailable()) {
             io = EpollIoHandler.newFactory();
@@ -161,7 +172,7 @@ public final class TargetServer implements AutoCloseable {
             return null;
         }
         LunIdentity identity = LunIdentity.of(lun.name(), device.kind());
-        StandbyGate gate = new StandbyGate(lun.name(), standbyKey, gatePolicy(lun.standby()),
+        StandbyGate gate = new StandbyGate(lun.name(), standbyKey, gatePolicy(lun.standby(), device),
                 new StandbyStateFile(config.server().stateDir(), lun.name()), metrics);
         if (device.standbyCapable() && lun.standby().enable()) {
             gate.enable(); // the LUN joins its target: it may enter standby from now on
@@ -169,7 +180,7 @@ public final class TargetServer implements AutoCloseable {
         device.attach(gate);
         LogicalUnit unit = new LogicalUnit(identity, device, gate, lun.readOnly(), lun.writeCache());
         unit.publish(metrics);
-        DriverSupervisor supervisor = device instanceof UblkDevice ublk ? startDriver(iqn, lun, ublk) : null;
+        DriverSupervisor supervisor = device.driverHost() != null ? startDriver(iqn, lun, device) : null;
         log.info("target {} LUN {}: {} ({} backend, {} bytes, {}-byte blocks, wwn {})", iqn, lun.lun(),
                 lun.name(), device.kind(), device.size(), device.blockSize(), identity.wwn());
         ExportedLun e = new ExportedLun(iqn, lun, unit, supervisor);
@@ -187,18 +198,22 @@ public final class TargetServer implements AutoCloseable {
         }
     }
 
-    /** A ublk LUN: its supervisor runs driver.command; without one, an operator starts a driver by hand. */
-    DriverSupervisor startDriver(String iqn, LunConfig lun, UblkDevice device) {
+    /**
+     * A LUN served by a driver process: its supervisor runs driver.command; without one, an operator
+     * starts a driver by hand.
+     */
+    DriverSupervisor startDriver(String iqn, LunConfig lun, BlockDevice device) {
+        DriverHost host = device.driverHost();
         // Off the device's own thread: withdrawing drains sessions and closes the device.
-        device.onDead(() -> Thread.ofPlatform().daemon().name("rtarget-withdraw-" + lun.name())
+        host.onDead(() -> Thread.ofPlatform().daemon().name("rtarget-withdraw-" + lun.name())
                 .start(() -> ConfigReload.withdrawDeadLun(this, iqn, lun, device)));
         DriverConfig d = lun.driver();
         if (d.command().isEmpty()) {
             return null;
         }
         Path workDir = config.source() == null ? Path.of("").toAbsolutePath() : config.source().toAbsolutePath().getParent();
-        DriverSupervisor supervisor = new DriverSupervisor(lun.name(), d.command(), backends.ublkSocket(lun), workDir,
-                d.restartBackoff(), d.restartLimit(), device);
+        DriverSupervisor supervisor = new DriverSupervisor(lun.name(), d.command(), host.driverSocket(), workDir,
+                d.restartBackoff(), d.restartLimit(), host);
         supervisor.start();
         return supervisor;
     }
@@ -246,14 +261,38 @@ public final class TargetServer implements AutoCloseable {
         this.config = newConfig;
     }
 
-    static GatePolicy gatePolicy(StandbyConfig standby) {
-        List<Integer> errnos = standby.errors().stream().map(Errno::byName).toList();
+    /**
+     * The gate policy of a LUN on {@code device}. Without {@code standby-errors} the set depends on
+     * the storage: EIO counts as an outage where the storage says so (ploop, drivers, images on FUSE
+     * or network file systems), not on a local disk, where it is one bad block.
+     */
+    static GatePolicy gatePolicy(StandbyConfig standby, BlockDevice device) {
+        List<String> names = standby.errorsOr(device.eioMeansOutage() ? StandbyConfig.DEFAULT_ERRORS
+                : StandbyConfig.DEFAULT_ERRORS_LOCAL);
+        List<Integer> errnos = names.stream().map(Errno::byName).toList();
         GatePolicy.Fallback fallback = switch (standby.fallback()) {
             case NOT_READY -> GatePolicy.Fallback.NOT_READY;
             case DROP -> GatePolicy.Fallback.DROP;
             case HARDWARE_ERROR -> GatePolicy.Fallback.HARDWARE_ERROR;
         };
-        return GatePolicy.of(errnos, standby.busyMax(), fallback);
+        return GatePolicy.of(errnos, standby.busyMax(), fallback, standby.stallTimeout());
+    }
+
+    /** Every LUN's gate looks for commands stuck at its storage. */
+    private void checkStalls() {
+        long now = System.nanoTime();
+        for (ExportedLun e : exported.values()) {
+            try {
+                e.unit().gate().tick(now);
+            } catch (RuntimeException ex) {
+                log.error("stall check of LUN {} failed", e.config().name(), ex);
+            }
+        }
+    }
+
+    /** The lock that serializes live operations on one LUN (by name). */
+    java.util.concurrent.locks.ReentrantLock lunLock(String name) {
+        return lunLocks.computeIfAbsent(name, n -> new java.util.concurrent.locks.ReentrantLock());
     }
 
     private void listen() throws IOException, InterruptedException {
@@ -321,7 +360,10 @@ public final class TargetServer implements AutoCloseable {
 
     /**
      * The operator says a LUN's storage is back: reopen its image ({@code image}, or the same path
-     * when null) and, on success, leave standby. Blocking: call it off the iSCSI event loops.
+     * when null) and, on success, leave standby. The LUN is held and drained, and the old storage
+     * synced, first ({@link DeviceSwap}). A LUN whose storage could not be opened again at an
+     * earlier attempt is opened from its configuration (or at {@code image}, for a file LUN).
+     * Blocking: call it off the iSCSI event loops.
      */
     public RecoverResult recover(String iqn, int lun, Path image) {
         IscsiTarget target = directory.find(iqn);
@@ -330,15 +372,80 @@ public final class TargetServer implements AutoCloseable {
             return new RecoverResult(null, target == null ? "no target " + iqn : "target " + iqn + " has no LUN " + lun,
                     true);
         }
+        var lock = lunLock(unit.name());
+        lock.lock();
         try {
-            unit.device().recover(image);
+            ExportedLun e = exported.get(unit.name());
+            if (unit.device() instanceof UnavailableDevice && e != null) {
+                LunConfig from = image != null && e.config().path() != null ? withPath(e.config(), image) : e.config();
+                String error = DeviceSwap.replace(unit, e.config().standby().drainTimeout(), "recovery",
+                        rebuildFrom(e, from, e.config()));
+                if (error != null) {
+                    log.warn("LUN {}: recovery failed: {}", unit.name(), error);
+                    return new RecoverResult(unit, error, false);
+                }
+            } else if (!unit.device().operatorRecovers()) {
+                return new RecoverResult(unit, unit.device().kind() + " LUNs have no operator recovery"
+                        + (unit.device().driverHost() != null ? " (a new driver recovers them)" : ""), false);
+            } else {
+                DeviceSwap.inPlace(unit, e != null ? e.config().standby().drainTimeout()
+                        : StandbyConfig.DEFAULT_DRAIN_TIMEOUT, "recovery", device -> device.recover(image));
+            }
             log.info("LUN {} ({} LUN {}): storage recovered by the operator{}", unit.name(), iqn, lun,
                     image == null ? "" : " onto " + image);
             return new RecoverResult(unit, null, false);
-        } catch (IOException | UnsupportedOperationException e) {
+        } catch (IOException | UnsupportedOperationException | IllegalStateException e) {
             log.warn("LUN {}: recovery failed: {}", unit.name(), e.getMessage());
             return new RecoverResult(unit, e.getMessage(), false);
+        } finally {
+            lock.unlock();
         }
+    }
+
+    private static LunConfig withPath(LunConfig c, Path path) {
+        return new LunConfig(c.lun(), c.name(), c.backend(), path, c.size(), c.blockSize(), c.readOnly(),
+                c.writeCache(), c.deltas(), c.driver(), c.standby(), c.ioThreads());
+    }
+
+    /**
+     * How a LUN gets a new device built from {@code config} (falling back to {@code oldConfig}):
+     * the one replacement every rebuild uses (a reload's changed backend, a ploop table reload, the
+     * recovery of a LUN whose storage could not be opened again).
+     */
+    DeviceSwap.Replacement rebuildFrom(ExportedLun e, LunConfig config, LunConfig oldConfig) {
+        LogicalUnit unit = e.unit();
+        return new DeviceSwap.Replacement() {
+            @Override
+            public BlockDevice open() {
+                return openDevice(e.iqn(), config);
+            }
+
+            @Override
+            public BlockDevice reopenOld() {
+                return oldConfig == config ? null : openDevice(e.iqn(), oldConfig);
+            }
+
+            @Override
+            public void stopOld() {
+                if (e.supervisor() != null) {
+                    e.supervisor().close();
+                }
+            }
+
+            @Override
+            public void installed(BlockDevice device, boolean fromNew) {
+                LunConfig now = fromNew ? config : oldConfig;
+                StandbyGate gate = unit.gate();
+                gate.policy(gatePolicy(now.standby(), device));
+                if (device.standbyCapable() && now.standby().enable()) {
+                    gate.enable();
+                } else {
+                    gate.disable();
+                }
+                DriverSupervisor supervisor = device.driverHost() != null ? startDriver(e.iqn(), now, device) : null;
+                exported.put(now.name(), new ExportedLun(e.iqn(), now, unit, supervisor));
+            }
+        };
     }
 
     public PrometheusMeterRegistry metrics() {
@@ -357,6 +464,7 @@ public final class TargetServer implements AutoCloseable {
     @Override
     public void close() {
         closing = true; // drivers stopped from here on are not crashes (see ConfigReload.withdrawDeadLun)
+        stallWatch.shutdownNow();
         if (admin != null) {
             admin.close();
         }

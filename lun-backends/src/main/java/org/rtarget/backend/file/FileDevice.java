@@ -14,6 +14,7 @@ import org.rtarget.backend.Errno;
 import org.rtarget.backend.ExtentCallback;
 import org.rtarget.backend.IoCallback;
 import org.rtarget.backend.IoFailure;
+import org.rtarget.backend.IoLane;
 import org.rtarget.backend.StorageEvents;
 import org.rtarget.backend.posix.PosixException;
 import org.rtarget.backend.posix.PosixFile;
@@ -24,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * A raw image file served as a block device (kind "file").
  *
  * <p>I/O runs as blocking pread/pwrite/fdatasync (through {@link PosixFile}, so failures keep their
- * real errno) on the executor given at open, and completes through the callback on that executor's
- * thread. Direct buffers are handed to the kernel as they are; a heap buffer is copied through a
+ * real errno) on the device's own {@link IoLane} of I/O threads, and completes through the callback
+ * on that thread. Direct buffers are handed to the kernel as they are; a heap buffer is copied through a
  * temporary native buffer. Buffers are used from position to limit and their position is not moved.
  *
  * <p>Unmap punches a hole (fallocate PUNCH_HOLE|KEEP_SIZE). Whether the filesystem can is probed at
@@ -35,7 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Standby capable: after the storage under the file fails (a dead FUSE daemon answers ENOTCONN,
  * which becomes an UNAVAILABLE failure), the operator repairs it and calls {@link #recover}, which
- * reopens the image and signals {@link StorageEvents#storageRecovered()}.
+ * reopens the image and signals {@link StorageEvents#storageRecovered()}. A request that was still
+ * on the replaced image when it returns fails RETRY, never GOOD: what it did is not where reads
+ * look now.
  */
 public final class FileDevice implements BlockDevice {
 
@@ -48,7 +51,10 @@ public final class FileDevice implements BlockDevice {
     private final int blockSize;
     private final boolean readOnly;
     private final boolean canPunchHoles;
-    private final Executor ioExecutor;
+    /** EIO from this image's storage means an outage (FUSE or network storage), not a bad block. */
+    private final boolean remoteStorage;
+    /** This device's share of the I/O threads; replaced by {@link #recover} (see {@link IoLane}). */
+    private volatile IoLane lane;
 
     /** The file requests go to; replaced by {@link #recover}, null once closed. */
     private volatile OpenImage image;
@@ -56,14 +62,15 @@ public final class FileDevice implements BlockDevice {
     private volatile StorageEvents events = StorageEvents.NONE;
 
     private FileDevice(OpenImage image, long size, int blockSize, boolean readOnly, boolean canPunchHoles,
-            Executor ioExecutor) {
+            boolean remoteStorage, IoLane lane) {
         this.image = image;
         this.path = image.file().path();
         this.size = size;
         this.blockSize = blockSize;
         this.readOnly = readOnly;
         this.canPunchHoles = canPunchHoles;
-        this.ioExecutor = ioExecutor;
+        this.remoteStorage = remoteStorage;
+        this.lane = lane;
     }
 
     /**
@@ -84,8 +91,20 @@ public final class FileDevice implements BlockDevice {
      */
     public static FileDevice open(Path path, long sizeBytes, int blockSize, boolean readOnly, Executor ioExecutor)
             throws IOException {
+        return open(path, sizeBytes, blockSize, readOnly, new IoLane(ioExecutor, DEFAULT_IO_THREADS));
+    }
+
+    /** At most this many requests of one device at the storage at once, unless told otherwise. */
+    public static final int DEFAULT_IO_THREADS = 16;
+
+    /**
+     * As {@link #open(Path, long, int, boolean, Executor)}, with the device's own lane of I/O
+     * threads (at most {@code lane.limit()} requests at the storage at once).
+     */
+    public static FileDevice open(Path path, long sizeBytes, int blockSize, boolean readOnly, IoLane lane)
+            throws IOException {
+        Objects.requireNonNull(lane, "lane");
         Objects.requireNonNull(path, "path");
-        Objects.requireNonNull(ioExecutor, "ioExecutor");
         if (blockSize < 512 || blockSize > 65536 || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size must be a power of two from 512 to 65536, not " + blockSize);
         }
@@ -118,10 +137,12 @@ public final class FileDevice implements BlockDevice {
                 exported = sizeBytes;
             }
             boolean canPunchHoles = !readOnly && probePunchHole(file, Math.max(fileSize, exported));
+            boolean remote = onRemoteStorage(file);
             FileDevice device = new FileDevice(new OpenImage(file), exported, blockSize, readOnly, canPunchHoles,
-                    ioExecutor);
-            log.info("opened image {}: {} bytes in blocks of {}{}{}", path, exported, blockSize,
-                    readOnly ? ", read-only" : "", canPunchHoles ? "" : ", no hole punching (unmap unsupported)");
+                    remote, lane);
+            log.info("opened image {}: {} bytes in blocks of {}{}{}{}", path, exported, blockSize,
+                    readOnly ? ", read-only" : "", canPunchHoles ? "" : ", no hole punching (unmap unsupported)",
+                    remote ? ", on FUSE or network storage" : "");
             return device;
         } catch (IOException | RuntimeException e) {
             closeQuietly(file);
@@ -185,6 +206,14 @@ public final class FileDevice implements BlockDevice {
         } catch (PosixException e) {
             log.debug("{} cannot punch holes: {}", file.path(), e.getMessage());
             return false;
+        }
+    }
+
+    private static boolean onRemoteStorage(PosixFile file) {
+        try {
+            return file.onRemoteStorage();
+        } catch (PosixException e) {
+            return true; // cannot tell: count EIO as an outage, as ploop's standby mode does
         }
     }
 
@@ -256,8 +285,18 @@ public final class FileDevice implements BlockDevice {
     }
 
     @Override
+    public boolean operatorRecovers() {
+        return true;
+    }
+
+    @Override
     public boolean thinProvisioned() {
         return canPunchHoles;
+    }
+
+    @Override
+    public boolean eioMeansOutage() {
+        return remoteStorage;
     }
 
     @Override
@@ -280,6 +319,7 @@ public final class FileDevice implements BlockDevice {
         }
         submit(() -> complete(callback, readNow(offset, dst, length)), callback);
     }
+
 
     @Override
     public void write(long offset, ByteBuffer src, IoCallback callback) {
@@ -323,7 +363,9 @@ public final class FileDevice implements BlockDevice {
      * {@link StorageEvents#storageRecovered()}. The new file is opened and checked (readable, at
      * least the exported size: capacity never shrinks under an initiator) before anything changes;
      * if it fails, this throws and the device keeps its old file. Requests in flight finish on the
-     * old descriptor, which is closed when the last of them is done; new requests use the new one.
+     * old descriptor, which is closed when the last of them is done, and fail RETRY (their effect is
+     * on the old image); new requests use the new one. The caller has synced the old image first
+     * (the server's device switch does), since its dirty pages are not the new image's.
      */
     @Override
     public synchronized void recover(Path replacement) throws IOException {
@@ -348,8 +390,13 @@ public final class FileDevice implements BlockDevice {
             throw e;
         }
         OpenImage old = image;
+        IoLane oldLane = lane;
         image = new OpenImage(file);
         path = target;
+        // Requests hung on the old image keep their threads; the new image gets a lane of its
+        // own, and what still waits in the old lane runs there (on the new image).
+        lane = oldLane.fresh();
+        oldLane.moveWaitingTo(lane);
         old.release();
         log.info("recovered image {} (was {})", target, old.file().path());
         events.storageRecovered();
@@ -384,71 +431,88 @@ public final class FileDevice implements BlockDevice {
         }
     }
 
-    private IoFailure readNow(long offset, ByteBuffer dst, int length) {
+    /** One blocking call on the image file. */
+    @FunctionalInterface
+    private interface ImageCall {
+        void run(PosixFile file) throws PosixException;
+    }
+
+    /** What a request did, for its failure message (built only when it fails). */
+    private enum Op { READ, WRITE, FLUSH, UNMAP }
+
+    /**
+     * Runs one request on the current image: null on success, else the failure. A request that ran
+     * on an image {@link #recover} has replaced meanwhile fails RETRY whatever it did: its effect
+     * is on the old image, not where reads now look, and sent again it runs on the new one.
+     */
+    private IoFailure onImage(Op op, long offset, long length, ImageCall call) {
         OpenImage current = acquire();
         if (current == null) {
-            return closedFailure("read");
+            return closedFailure(describe(op, offset, length));
         }
         try {
-            if (dst.isDirect()) {
-                current.file().readFully(MemorySegment.ofBuffer(dst), offset);
-            } else {
-                try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment bounce = arena.allocate(length);
-                    current.file().readFully(bounce, offset);
-                    MemorySegment.copy(bounce, 0, MemorySegment.ofBuffer(dst), 0, length);
-                }
-            }
-            return null;
+            call.run(current.file());
+            return current == image ? null : superseded(op, offset, length);
         } catch (PosixException e) {
-            return IoFailure.ofErrno(e.errno(), "read of " + length + " bytes at " + offset + ": " + e.getMessage());
+            if (current != image) {
+                return superseded(op, offset, length);
+            }
+            return IoFailure.ofErrno(e.errno(), describe(op, offset, length) + ": " + e.getMessage());
         } catch (RuntimeException e) {
-            return unexpected("read", e);
+            return unexpected(describe(op, offset, length), e);
         } finally {
             current.release();
         }
     }
 
+    private IoFailure readNow(long offset, ByteBuffer dst, int length) {
+        return onImage(Op.READ, offset, length, file -> {
+            if (dst.isDirect()) {
+                file.readFully(MemorySegment.ofBuffer(dst), offset);
+            } else {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment bounce = arena.allocate(length);
+                    file.readFully(bounce, offset);
+                    MemorySegment.copy(bounce, 0, MemorySegment.ofBuffer(dst), 0, length);
+                }
+            }
+        });
+    }
+
     private IoFailure writeNow(long offset, ByteBuffer src, int length) {
-        OpenImage current = acquire();
-        if (current == null) {
-            return closedFailure("write");
-        }
-        try {
+        return onImage(Op.WRITE, offset, length, file -> {
             if (src.isDirect()) {
-                current.file().writeFully(MemorySegment.ofBuffer(src), offset);
+                file.writeFully(MemorySegment.ofBuffer(src), offset);
             } else {
                 try (Arena arena = Arena.ofConfined()) {
                     MemorySegment bounce = arena.allocate(length);
                     MemorySegment.copy(MemorySegment.ofBuffer(src), 0, bounce, 0, length);
-                    current.file().writeFully(bounce, offset);
+                    file.writeFully(bounce, offset);
                 }
             }
-            return null;
-        } catch (PosixException e) {
-            return IoFailure.ofErrno(e.errno(), "write of " + length + " bytes at " + offset + ": " + e.getMessage());
-        } catch (RuntimeException e) {
-            return unexpected("write", e);
-        } finally {
-            current.release();
-        }
+        });
     }
 
     private IoFailure flushNow() {
-        OpenImage current = acquire();
-        if (current == null) {
-            return closedFailure("flush");
-        }
-        try {
-            current.file().dataSync();
-            return null;
-        } catch (PosixException e) {
-            return IoFailure.ofErrno(e.errno(), "flush: " + e.getMessage());
-        } catch (RuntimeException e) {
-            return unexpected("flush", e);
-        } finally {
-            current.release();
-        }
+        return onImage(Op.FLUSH, 0, 0, PosixFile::dataSync);
+    }
+
+    private IoFailure unmapNow(long offset, long length) {
+        return onImage(Op.UNMAP, offset, length, file -> file.fallocate(PUNCH_HOLE, offset, length));
+    }
+
+    private static String describe(Op op, long offset, long length) {
+        return switch (op) {
+            case READ -> "read of " + length + " bytes at " + offset;
+            case WRITE -> "write of " + length + " bytes at " + offset;
+            case FLUSH -> "flush";
+            case UNMAP -> "unmap of " + length + " bytes at " + offset;
+        };
+    }
+
+    private IoFailure superseded(Op op, long offset, long length) {
+        return IoFailure.of(IoFailure.Kind.RETRY, 0, describe(op, offset, length) + " ran on an image of " + path
+                + " that was replaced meanwhile");
     }
 
     /** Holes in the image are unmapped blocks: found with lseek SEEK_DATA / SEEK_HOLE. */
@@ -459,7 +523,7 @@ public final class FileDevice implements BlockDevice {
             return;
         }
         try {
-            ioExecutor.execute(() -> extentNow(offset, Math.min(limit, size - offset), callback));
+            lane.execute(() -> extentNow(offset, Math.min(limit, size - offset), callback));
         } catch (java.util.concurrent.RejectedExecutionException e) {
             callback.failed(unexpected("extent", e));
         }
@@ -493,23 +557,6 @@ public final class FileDevice implements BlockDevice {
         callback.found(mapped, Math.max(1, Math.min(found, limit)));
     }
 
-    private IoFailure unmapNow(long offset, long length) {
-        OpenImage current = acquire();
-        if (current == null) {
-            return closedFailure("unmap");
-        }
-        try {
-            current.file().fallocate(PUNCH_HOLE, offset, length);
-            return null;
-        } catch (PosixException e) {
-            return IoFailure.ofErrno(e.errno(), "unmap of " + length + " bytes at " + offset + ": " + e.getMessage());
-        } catch (RuntimeException e) {
-            return unexpected("unmap", e);
-        } finally {
-            current.release();
-        }
-    }
-
     /** The image to use for one request, with a reference taken; null once the device is closed. */
     private OpenImage acquire() {
         while (true) {
@@ -523,7 +570,7 @@ public final class FileDevice implements BlockDevice {
 
     private void submit(Runnable request, IoCallback callback) {
         try {
-            ioExecutor.execute(request);
+            lane.execute(request);
         } catch (RejectedExecutionException e) {
             callback.failed(IoFailure.of(IoFailure.Kind.INTERNAL, 0,
                     "the I/O executor of image " + path + " refused a request: " + e.getMessage()));

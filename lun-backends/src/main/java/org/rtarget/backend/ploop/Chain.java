@@ -38,12 +38,45 @@ final class Chain {
     private final long size;
     private final int clusterBytes;
     private final int clusterShift;
-    private final AtomicLong nextFreeCluster;
-    private final ReentrantLock[] allocationLocks = new ReentrantLock[LOCK_STRIPES];
+    private final Allocation allocation;
+    private final ReentrantLock[] allocationLocks;
     /** Set while a merge copies the top: writes and unmaps mark what they changed. */
     private volatile DirtyClusters dirty;
+    /**
+     * Set when another chain took over this one's top file while requests may still run here (a
+     * reopen whose drain timed out): they may finish their data, but no longer change the BAT.
+     */
+    private volatile boolean fenced;
 
     final RequestGate gate;
+
+    /**
+     * Where a top file's clusters are allocated: the next free cluster and the per-cluster locks.
+     * Two chains over the same top file (a same-file reopen while the old chain's requests may still
+     * run) share one, so they never take the same cluster, and a straggler of the old chain checks
+     * its fence under the very lock the new chain's writer of that cluster takes.
+     */
+    static final class Allocation {
+        private final AtomicLong next;
+        private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
+
+        Allocation(long firstFree) {
+            this.next = new AtomicLong(firstFree);
+            for (int i = 0; i < LOCK_STRIPES; i++) {
+                locks[i] = new ReentrantLock();
+            }
+        }
+
+        /** This allocation, never below {@code firstFree} from now on. */
+        Allocation atLeast(long firstFree) {
+            next.accumulateAndGet(firstFree, Math::max);
+            return this;
+        }
+
+        long peek() {
+            return next.get();
+        }
+    }
 
     /**
      * Takes a reference on every level; they are released when the chain is retired and idle.
@@ -51,6 +84,11 @@ final class Chain {
      * @param nextFreeCluster where the top's next allocated cluster goes
      */
     Chain(DeltaFile[] levels, ClusterMap map, boolean writable, long nextFreeCluster) {
+        this(levels, map, writable, new Allocation(nextFreeCluster));
+    }
+
+    /** A chain that allocates in its top through {@code allocation} (shared with an older chain over the same top). */
+    Chain(DeltaFile[] levels, ClusterMap map, boolean writable, Allocation allocation) {
         this.levels = levels.clone();
         this.top = levels.length - 1;
         this.topDelta = levels[top];
@@ -61,10 +99,8 @@ final class Chain {
         this.size = header.sizeBytes();
         this.clusterBytes = header.clusterBytes();
         this.clusterShift = Integer.numberOfTrailingZeros(clusterBytes);
-        this.nextFreeCluster = new AtomicLong(nextFreeCluster);
-        for (int i = 0; i < LOCK_STRIPES; i++) {
-            allocationLocks[i] = new ReentrantLock();
-        }
+        this.allocation = allocation;
+        this.allocationLocks = allocation.locks;
         for (DeltaFile level : this.levels) {
             level.retain();
         }
@@ -112,6 +148,31 @@ final class Chain {
         gate.retire();
     }
 
+    Allocation allocation() {
+        return allocation;
+    }
+
+    /** From now on this chain's requests change no BAT entry (see {@link #fenced}). */
+    void fence() {
+        fenced = true;
+    }
+
+    /** The reopen that fenced this chain failed: it serves on. */
+    void unfence() {
+        fenced = false;
+    }
+
+    boolean isFenced() {
+        return fenced;
+    }
+
+    /** Called with the cluster's allocation lock held, before a BAT entry changes. */
+    private void checkNotFenced(int vc) throws PosixException {
+        if (fenced) {
+            throw new PosixException("change BAT entry " + vc + " of", topDelta.path().toString(), Errno.ESTALE);
+        }
+    }
+
     void trackChanges(DirtyClusters tracker) {
         dirty = tracker;
     }
@@ -148,6 +209,10 @@ final class Chain {
             long n;
             if (ClusterMap.level(entry) == top) {
                 n = Math.min(runBytes(vc, entry, inCluster, length - done), length - done);
+                if (fenced) {
+                    // another chain owns the top file now: a late write here could land over its data
+                    throw new PosixException("write in place in", topDelta.path().toString(), Errno.ESTALE);
+                }
                 topFile.writeFully(n == length ? src : src.asSlice(done, n), physical(entry) + inCluster);
             } else {
                 n = Math.min(clusterBytes - inCluster, length - done);
@@ -184,6 +249,7 @@ final class Chain {
         ReentrantLock lock = allocationLocks[vc & (LOCK_STRIPES - 1)];
         lock.lock();
         try {
+            checkNotFenced(vc);
             long entry = map.get(vc);
             if (ClusterMap.level(entry) == top) {
                 // another writer allocated it while we waited for the lock
@@ -206,6 +272,7 @@ final class Chain {
                 topFile.writeFully(part, at + inCluster);
             }
             topFile.dataSync();
+            checkNotFenced(vc); // the data may have taken long: the cluster is leaked, never named
             topDelta.setCluster(vc, cluster);
             map.set(vc, top, cluster);
         } finally {
@@ -214,7 +281,7 @@ final class Chain {
     }
 
     private long allocate() throws PosixException {
-        long cluster = nextFreeCluster.getAndIncrement();
+        long cluster = allocation.next.getAndIncrement();
         PloopHeader header = topDelta.header();
         if (cluster > header.version().maxCluster(header.clusterSectors())) {
             throw new PosixException("allocate a cluster in", topDelta.path().toString(), Errno.EFBIG);
@@ -297,6 +364,7 @@ final class Chain {
         ReentrantLock lock = allocationLocks[vc & (LOCK_STRIPES - 1)];
         lock.lock();
         try {
+            checkNotFenced(vc);
             long entry = map.get(vc);
             if (entry == ClusterMap.UNMAPPED) {
                 return 0;
@@ -315,6 +383,7 @@ final class Chain {
             extendOver(at);
             punch(at);
             topFile.dataSync();
+            checkNotFenced(vc);
             topDelta.setCluster(vc, cluster);
             map.set(vc, top, cluster);
             return 0;

@@ -19,6 +19,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rtarget.backend.BlockDevice;
+import org.rtarget.backend.IoLane;
 import org.rtarget.backend.ExtentCallback;
 import org.rtarget.backend.IoCallback;
 import org.rtarget.backend.IoFailure;
@@ -41,8 +42,9 @@ import org.slf4j.LoggerFactory;
  * <p>Live operations, for a running server, never fail a request in flight:
  * <ul>
  *   <li>{@link #replaceTopDelta} / {@link #recover}: open the new top, switch to it, and signal
- *       {@link StorageEvents#storageRecovered()}. Requests in flight finish on the old descriptors,
- *       which close after them; nothing waits for them (they may hang on dead storage).
+ *       {@link StorageEvents#storageRecovered()}. The server drains and syncs first; requests still
+ *       on the old chain (hung on dead storage past the drain) are fenced: they change no BAT entry
+ *       any more, never take a cluster the new chain takes, and fail RETRY when they return.
  *   <li>{@link #snapshot}: a new empty top; I/O is held only for the switch.
  *   <li>{@link #mergeTop}: copies the top into the delta below while I/O goes on, then holds I/O for
  *       a short final pass and the switch.
@@ -62,7 +64,8 @@ public final class PloopDevice implements BlockDevice {
     private final long size;
     private final int clusterBytes;
     private final boolean readOnly;
-    private final Executor ioExecutor;
+    /** This device's share of the I/O threads; a reopen takes a fresh one (see {@link IoLane}). */
+    private volatile IoLane lane;
     /** Guards the switch of {@link #chain} against requests deciding to park. */
     private final Object switchLock = new Object();
     private final ArrayDeque<Request> parked = new ArrayDeque<>();
@@ -74,12 +77,12 @@ public final class PloopDevice implements BlockDevice {
     private volatile boolean closing;
     private volatile StorageEvents events = StorageEvents.NONE;
 
-    private PloopDevice(Chain chain, boolean readOnly, Executor ioExecutor) {
+    private PloopDevice(Chain chain, boolean readOnly, IoLane lane) {
         this.chain = chain;
         this.size = chain.size();
         this.clusterBytes = chain.clusterBytes();
         this.readOnly = readOnly;
-        this.ioExecutor = ioExecutor;
+        this.lane = lane;
     }
 
     /**
@@ -93,7 +96,15 @@ public final class PloopDevice implements BlockDevice {
      * @throws IOException naming the delta and what is wrong ({@link PloopFormatException} for the format)
      */
     public static PloopDevice open(List<Path> deltas, boolean readOnly, Executor ioExecutor) throws IOException {
-        Objects.requireNonNull(ioExecutor, "ioExecutor");
+        return open(deltas, readOnly, new IoLane(Objects.requireNonNull(ioExecutor, "ioExecutor"), DEFAULT_IO_THREADS));
+    }
+
+    /** At most this many requests of one device at the storage at once, unless told otherwise. */
+    public static final int DEFAULT_IO_THREADS = 16;
+
+    /** As {@link #open(List, boolean, Executor)}, on the device's own lane of I/O threads. */
+    public static PloopDevice open(List<Path> deltas, boolean readOnly, IoLane lane) throws IOException {
+        Objects.requireNonNull(lane, "lane");
         DeltaFile[] levels = openLevels(deltas, !readOnly);
         try {
             DeltaFile top = levels[levels.length - 1];
@@ -101,7 +112,7 @@ public final class PloopDevice implements BlockDevice {
                 markInUse(top);
             }
             Chain chain = new Chain(levels, ClusterMap.of(levels), !readOnly, top.firstFreeCluster());
-            PloopDevice device = new PloopDevice(chain, readOnly, ioExecutor);
+            PloopDevice device = new PloopDevice(chain, readOnly, lane);
             log.info("opened ploop chain {}: {} bytes in clusters of {}{}", deltas, device.size, device.clusterBytes,
                     readOnly ? ", read-only" : "");
             return device;
@@ -201,8 +212,24 @@ public final class PloopDevice implements BlockDevice {
     }
 
     @Override
+    public boolean operatorRecovers() {
+        return true;
+    }
+
+    @Override
     public boolean thinProvisioned() {
         return true;
+    }
+
+    @Override
+    public java.util.Map<String, Object> describe() {
+        return java.util.Map.of("deltas", deltas().stream().map(Path::toString).toList());
+    }
+
+    /** A writable chain holds its top delta open read-write with the in-use mark set. */
+    @Override
+    public boolean exclusiveStorage() {
+        return !readOnly;
     }
 
     /** Only whole clusters can be released; see {@link Chain#unmap}. */
@@ -299,6 +326,10 @@ public final class PloopDevice implements BlockDevice {
         IoFailure failure;
         try {
             failure = perform(c, request);
+            if (c.isFenced()) {
+                // another chain took over while this ran: what it did is not where reads look now
+                failure = IoFailure.of(IoFailure.Kind.RETRY, 0, request.describe() + " ran on the replaced chain " + c);
+            }
         } finally {
             c.gate.exit();
         }
@@ -365,7 +396,7 @@ public final class PloopDevice implements BlockDevice {
 
     private void submit(Request request) {
         try {
-            ioExecutor.execute(request);
+            lane.execute(request);
         } catch (RejectedExecutionException e) {
             request.complete(IoFailure.of(IoFailure.Kind.INTERNAL, 0,
                     "the I/O executor of ploop device " + this + " refused a request: " + e.getMessage()));
@@ -378,8 +409,9 @@ public final class PloopDevice implements BlockDevice {
      * Replaces the top delta with {@code newTop} (ploop's replace-delta, the vz7 way): the new
      * file is opened and checked (same cluster size and virtual size as the chain), its in-use mark
      * set, the top level of the map rebuilt from its BAT, and new requests switched to it; those in
-     * flight finish on the old descriptor. Then the old file's in-use mark is cleared if it can still
-     * be reached, and {@link StorageEvents#storageRecovered()} is signalled.
+     * flight finish on the old descriptor, fenced (see the class comment). Then the old file's in-use
+     * mark is cleared if it can still be reached, and {@link StorageEvents#storageRecovered()} is
+     * signalled.
      *
      * @throws IOException if the new top cannot be used; the device keeps serving the old chain
      */
@@ -404,9 +436,14 @@ public final class PloopDevice implements BlockDevice {
             Chain old = current();
             Path oldTop = old.topDelta().path();
             Path newTop = replacement != null ? replacement : oldTop;
+            boolean sameTop = sameFile(oldTop, newTop);
             DeltaFile[] levels = old.levels();
             List<DeltaFile> opened = new ArrayList<>();
             Chain next;
+            // Requests still running on the old chain (the caller drains first, but a hung storage can
+            // outlast the drain) may finish their data but change no BAT entry from now on: the new
+            // chain reads the BAT from the file and would not know of them.
+            old.fence();
             try {
                 if (lowerToo) {
                     for (int i = 0; i < old.top(); i++) {
@@ -427,11 +464,21 @@ public final class PloopDevice implements BlockDevice {
                 if (!readOnly) {
                     markInUse(fresh);
                 }
-                next = new Chain(levels, ClusterMap.of(levels), !readOnly, fresh.firstFreeCluster());
+                // The same top file: the old chain may have allocated clusters the file's size does
+                // not show yet; both allocate from one counter, so no cluster is taken twice.
+                Chain.Allocation allocation = sameTop ? old.allocation().atLeast(fresh.firstFreeCluster())
+                        : new Chain.Allocation(fresh.firstFreeCluster());
+                next = new Chain(levels, ClusterMap.of(levels), !readOnly, allocation);
+            } catch (IOException | RuntimeException e) {
+                old.unfence(); // nothing changes: the old chain serves on
+                throw e;
             } finally {
                 opened.forEach(DeltaFile::release); // the new chain holds its own references
             }
+            IoLane oldLane = lane;
+            lane = oldLane.fresh(); // requests hung on the old storage keep their threads, not the new chain's
             switchTo(next, old);
+            oldLane.moveWaitingTo(lane);
             if (!readOnly) {
                 clearInUseOfReplaced(oldTop, newTop);
             }
@@ -440,6 +487,18 @@ public final class PloopDevice implements BlockDevice {
             operations.unlock();
         }
         events.storageRecovered();
+    }
+
+    /** Whether two paths name one file (by path, or by inode where both can still be reached). */
+    private static boolean sameFile(Path a, Path b) {
+        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+            return true;
+        }
+        try {
+            return Files.isSameFile(a, b);
+        } catch (IOException e) {
+            return false; // one of them cannot be reached: not the file the other one is
+        }
     }
 
     /** Clears the in-use mark of a replaced top, if it is still reachable and not the new top itself. */

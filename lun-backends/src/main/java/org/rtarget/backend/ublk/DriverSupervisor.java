@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.rtarget.backend.DriverHost;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +30,7 @@ public final class DriverSupervisor implements AutoCloseable {
     private final Duration backoff;
     private final int limit;
     private final ScheduledExecutorService scheduler;
-    private final UblkDevice device;
+    private final DriverHost device;
     private Process process;
     private long liveCountAtLaunch;
     private int failuresInARow;
@@ -37,7 +38,7 @@ public final class DriverSupervisor implements AutoCloseable {
     private boolean closed;
 
     public DriverSupervisor(String lun, List<String> command, Path socket, Path workDir, Duration backoff, int limit,
-                            UblkDevice device) {
+                            DriverHost device) {
         this.lun = lun;
         List<String> full = new ArrayList<>(command);
         full.add("--socket");

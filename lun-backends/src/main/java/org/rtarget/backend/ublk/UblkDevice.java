@@ -13,7 +13,10 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.LinkOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -23,6 +26,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rtarget.backend.BlockDevice;
+import org.rtarget.backend.DriverHost;
 import org.rtarget.backend.Errno;
 import org.rtarget.backend.IoCallback;
 import org.rtarget.backend.IoFailure;
@@ -36,12 +40,14 @@ import org.slf4j.LoggerFactory;
  * to the driver through per-tag slots in shared memory, and lives on when the driver crashes:
  * depending on the recovery mode, requests are failed, re-issued or kept for the next driver.
  */
-public final class UblkDevice implements BlockDevice {
+public final class UblkDevice implements BlockDevice, DriverHost {
     private static final Logger log = LoggerFactory.getLogger(UblkDevice.class);
 
     private final String name;
     private final UblkParams params;
     private final Path socketPath;
+    /** The private directory (mode 0700) that holds the shared data file. */
+    private final Path dataDir;
     private final Path dataPath;
     private final Arena arena;
     private final MemorySegment data;
@@ -66,12 +72,17 @@ public final class UblkDevice implements BlockDevice {
     private int fetchedCount;
     private final ArrayDeque<Piece> queued = new ArrayDeque<>();
     private int nextTag;
+    /** What the driver that started the device declared (UblkProtocol.FEATURE_*): a promise to initiators. */
+    private volatile int features;
+    /** A watchdog expiry asked to end the driving driver and it is being done. */
+    private boolean fencing;
 
-    private UblkDevice(String name, UblkParams params, Path socketPath, Path dataPath, Arena arena,
+    private UblkDevice(String name, UblkParams params, Path socketPath, Path dataDir, Path dataPath, Arena arena,
                        MemorySegment data, ServerSocketChannel listener) {
         this.name = name;
         this.params = params;
         this.socketPath = socketPath;
+        this.dataDir = dataDir;
         this.dataPath = dataPath;
         this.arena = arena;
         this.data = data;
@@ -94,17 +105,23 @@ public final class UblkDevice implements BlockDevice {
         Files.createDirectories(socketPath.getParent());
         Files.deleteIfExists(socketPath);
         Files.createDirectories(dataDir);
-        Path dataPath = dataDir.resolve("rtarget-ublk-" + name + ".data");
+        // Every block of the LUN passes through this file: a directory of our own (0700, a fresh
+        // unpredictable name, so nobody can plant a link in it) and the file created new, 0600.
+        Path privateDir = Files.createTempDirectory(dataDir, "rtarget-ublk-" + name + "-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path dataPath = privateDir.resolve(name + ".data");
         Arena arena = Arena.ofShared();
         MemorySegment data;
-        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(dataPath, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             ch.truncate(params.sharedMemorySize());
             // A sparse file: pages appear as slots are first used.
             ch.write(ByteBuffer.allocate(1), params.sharedMemorySize() - 1);
             data = ch.map(FileChannel.MapMode.READ_WRITE, 0, params.sharedMemorySize(), arena);
         } catch (IOException e) {
             arena.close();
+            deleteQuietly(dataPath, privateDir);
             throw new IOException("cannot create the data area " + dataPath + ": " + e.getMessage(), e);
         }
         ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -113,9 +130,10 @@ public final class UblkDevice implements BlockDevice {
         } catch (IOException e) {
             listener.close();
             arena.close();
+            deleteQuietly(dataPath, privateDir);
             throw new IOException("cannot listen on " + socketPath + ": " + e.getMessage(), e);
         }
-        UblkDevice device = new UblkDevice(name, params, socketPath, dataPath, arena, data, listener);
+        UblkDevice device = new UblkDevice(name, params, socketPath, privateDir, dataPath, arena, data, listener);
         device.startAccepting();
         // A tenth of the timeout (at most 1 s): a request fails close to request-timeout, not up to 1 s later.
         long period = Math.clamp(params.requestTimeout().toMillis() / 10, 10, 1000);
@@ -125,11 +143,48 @@ public final class UblkDevice implements BlockDevice {
         return device;
     }
 
+    private static void deleteQuietly(Path... paths) {
+        for (Path p : paths) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                log.debug("cannot remove {}: {}", p, e.toString());
+            }
+        }
+    }
+
     public Path socketPath() {
         return socketPath;
     }
 
+    @Override
+    public Path driverSocket() {
+        return socketPath;
+    }
+
+    @Override
+    public DriverHost driverHost() {
+        return this;
+    }
+
+    /** Not until a driver makes it LIVE (which tells the gate through storageRecovered). */
+    @Override
+    public boolean readyWhenOpened() {
+        return false;
+    }
+
+    @Override
+    public java.util.Map<String, Object> describe() {
+        return java.util.Map.of("driverState", stateName());
+    }
+
+    /** The shared data file (in a private directory). */
+    public Path dataPath() {
+        return dataPath;
+    }
+
     /** The device state, as ublk names it (LIVE, QUIESCED, FAIL_IO, DEAD). */
+    @Override
     public String stateName() {
         lock.lock();
         try {
@@ -159,11 +214,13 @@ public final class UblkDevice implements BlockDevice {
     }
 
     /** How many times the device became LIVE (started or recovered): the supervisor's progress check. */
+    @Override
     public long liveCount() {
         return liveCount.get();
     }
 
     /** Called once if the device dies for good (recovery "none" and a crash): the LUN goes away. */
+    @Override
     public void onDead(Runnable action) {
         this.onDead = action;
     }
@@ -191,9 +248,65 @@ public final class UblkDevice implements BlockDevice {
         return params.recovery().recovers();
     }
 
+    /** Every driver takes DISCARD (one that cannot release space answers -EOPNOTSUPP). */
     @Override
     public boolean thinProvisioned() {
         return true;
+    }
+
+    /** Only where the driver declared that discarded ranges read back as zeros. */
+    @Override
+    public boolean unmapReadsZeros() {
+        return (features & UblkProtocol.FEATURE_DISCARD_ZEROES) != 0;
+    }
+
+    @Override
+    public boolean writesZeroes() {
+        return (features & UblkProtocol.FEATURE_WRITE_ZEROES) != 0;
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap, IoCallback callback) {
+        submit(UblkProtocol.OP_WRITE_ZEROES, mayUnmap ? 0 : UblkProtocol.OP_FLAG_NOUNMAP, offset, null, length, callback);
+    }
+
+    /** The socket is this device's: a new instance can listen on it only after this one closed. */
+    @Override
+    public boolean exclusiveStorage() {
+        return true;
+    }
+
+    /**
+     * Takes back a request none of whose pieces a driver holds: it will never be performed, and
+     * fails RETRY. False if a driver holds part of it (it may still land: wait for it), or it is
+     * unknown or done.
+     */
+    @Override
+    public boolean cancel(IoCallback callback) {
+        Request found = null;
+        List<Request> finished = new ArrayList<>(1);
+        lock.lock();
+        try {
+            for (Piece p : inDriver) {
+                if (p != null && p.request.callback == callback && !p.request.done) {
+                    return false;
+                }
+            }
+            for (Iterator<Piece> it = queued.iterator(); it.hasNext(); ) {
+                Piece p = it.next();
+                if (p.request.callback == callback && !p.request.done) {
+                    found = p.request;
+                    it.remove();
+                }
+            }
+            if (found != null) {
+                fail(found, IoFailure.of(IoFailure.Kind.RETRY, 0, "cancelled before it reached a driver"), finished);
+            }
+        } finally {
+            lock.unlock();
+        }
+        complete(finished);
+        return found != null;
     }
 
     @Override
@@ -383,6 +496,12 @@ public final class UblkDevice implements BlockDevice {
                 new java.util.concurrent.LinkedBlockingQueue<>();
         private volatile boolean open = true;
         private boolean recovering;
+        /** When the connection came: a process started later cannot be this driver (pid reuse). */
+        final Instant acceptedAt = Instant.now();
+        /** The process id the driver gave in START_DEV / START_USER_RECOVERY, 0 until then. */
+        volatile long pid;
+        /** What the driver declared it can do (UblkProtocol.FEATURE_*). */
+        int declaredFeatures;
 
         DriverLink(SocketChannel channel) {
             this.channel = channel;
@@ -471,8 +590,16 @@ public final class UblkDevice implements BlockDevice {
                     commit(this, m.getShort() & 0xFFFF, m.getShort() & 0xFFFF, m.getInt());
                 }
                 case UblkProtocol.START_DEV, UblkProtocol.START_USER_RECOVERY, UblkProtocol.END_USER_RECOVERY -> {
-                    need(m, 4);
+                    // u32 pid, and for the two starts an optional u32 of features
+                    boolean starts = type != UblkProtocol.END_USER_RECOVERY;
+                    if (!(m.remaining() == 4 || starts && m.remaining() == 8)) {
+                        need(m, 4);
+                    }
                     int pid = m.getInt();
+                    if (starts) {
+                        this.pid = Integer.toUnsignedLong(pid);
+                        declaredFeatures = m.hasRemaining() ? m.getInt() : 0;
+                    }
                     int result = control(this, type, pid); // queues the CTRL_REPLY too
                     if (!open) {
                         throw new IOException("driver gone");
@@ -604,7 +731,9 @@ public final class UblkDevice implements BlockDevice {
                     }
                     state = UblkProtocol.S_LIVE;
                     started = true;
-                    log.info("ublk LUN {}: driver pid {} started the device: LIVE", name, pid);
+                    features = link.declaredFeatures;
+                    log.info("ublk LUN {}: driver pid {} started the device: LIVE (discard reads zeros: {}, "
+                            + "write-zeroes: {})", name, pid, unmapReadsZeros(), writesZeroes());
                     yield 0;
                 }
                 case UblkProtocol.START_USER_RECOVERY -> {
@@ -612,6 +741,13 @@ public final class UblkDevice implements BlockDevice {
                         yield -Errno.EBUSY; // the old driver is not gone yet
                     }
                     if (state != UblkProtocol.S_QUIESCED && state != UblkProtocol.S_FAIL_IO) {
+                        yield -Errno.EINVAL;
+                    }
+                    if ((features & ~link.declaredFeatures) != 0) {
+                        // initiators were told (LBPRZ, write-zeroes) what the first driver declared
+                        log.error("ublk LUN {}: driver pid {} declares features 0x{} but the device promised 0x{}: "
+                                + "refused", name, pid, Integer.toHexString(link.declaredFeatures),
+                                Integer.toHexString(features));
                         yield -Errno.EINVAL;
                     }
                     driver = link;
@@ -647,15 +783,30 @@ public final class UblkDevice implements BlockDevice {
 
     /** A driver connection ended: if it drove the device, this is a crash. */
     private void disconnected(DriverLink link) {
+        lock.lock();
+        try {
+            if (link != driver) {
+                return; // a connection that never drove the device
+            }
+            if (closed) {
+                driver = null;
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        // Meanwhile it still counts as the driver: a new one is told EBUSY until it is gone.
+        awaitGone(link);
         List<Request> finished = new ArrayList<>();
         boolean lost = false;
         boolean dead = false;
         lock.lock();
         try {
             if (link != driver) {
-                return; // a connection that never drove the device
+                return;
             }
             driver = null;
+            fencing = false;
             if (closed) {
                 return;
             }
@@ -715,37 +866,115 @@ public final class UblkDevice implements BlockDevice {
         }
     }
 
-    /** The watchdog: requests waiting or in a driver's hands longer than request-timeout fail. */
+    /**
+     * The watchdog. A request that never reached a driver and waited longer than request-timeout
+     * fails RETRY (answered BUSY: nothing was done). A request a driver has held that long is never
+     * failed while that driver may still perform it: the driver is killed and, once it is gone, the
+     * recovery mode's crash rules apply (re-issue, fail, or queue for the next driver).
+     */
     private void expireOldRequests() {
         long limit = System.nanoTime() - params.requestTimeout().toNanos();
         List<Request> finished = new ArrayList<>();
+        DriverLink toFence = null;
         lock.lock();
         try {
             for (Iterator<Piece> it = queued.iterator(); it.hasNext(); ) {
                 Piece p = it.next();
                 if (p.request.createdNanos - limit < 0 || p.request.done) {
                     it.remove();
-                    fail(p.request, timeout(), finished);
+                    fail(p.request, IoFailure.of(IoFailure.Kind.RETRY, 0, "ublk device " + name
+                            + ": no driver took the request within " + params.requestTimeout().toMillis() + " ms"),
+                            finished);
                 }
             }
-            for (Piece p : inDriver) {
-                if (p != null && !p.request.done && p.dispatchedNanos - limit < 0) {
-                    fail(p.request, timeout(), finished); // the tag stays with the driver until it commits
+            if (!fencing && driver != null) {
+                for (Piece p : inDriver) {
+                    if (p != null && !p.request.done && p.dispatchedNanos - limit < 0) {
+                        fencing = true;
+                        toFence = driver;
+                        break;
+                    }
                 }
             }
         } finally {
             lock.unlock();
         }
         if (!finished.isEmpty()) {
-            log.warn("ublk LUN {}: {} request(s) waited longer than request-timeout ({} s) and failed", name,
-                    finished.size(), params.requestTimeout().toSeconds());
+            log.warn("ublk LUN {}: {} request(s) waited longer than request-timeout ({} ms) for a driver and are "
+                    + "answered BUSY", name, finished.size(), params.requestTimeout().toMillis());
         }
         complete(finished);
+        if (toFence != null) {
+            DriverLink link = toFence;
+            Thread.ofPlatform().daemon().name("ublk-fence-" + name).start(() -> fence(link));
+        }
     }
 
-    private IoFailure timeout() {
-        return IoFailure.ofErrno(Errno.ETIMEDOUT, "ublk device " + name + ": request waited longer than "
-                + params.requestTimeout().toSeconds() + " s");
+    /** Ends a driver that holds a request past request-timeout (see {@link #expireOldRequests}). */
+    private void fence(DriverLink link) {
+        if (driverProcess(link) == null) {
+            log.error("ublk LUN {}: the driver holds a request longer than request-timeout ({} ms) but its process "
+                    + "(pid {}) cannot be ended from here; its requests keep waiting for it", name,
+                    params.requestTimeout().toMillis(), link.pid);
+            return; // fencing stays set: said once
+        }
+        log.warn("ublk LUN {}: the driver holds a request longer than request-timeout ({} ms): ending it",
+                name, params.requestTimeout().toMillis());
+        awaitGone(link);
+        link.closeQuietly(); // its reader thread then applies the crash rules
+    }
+
+    /**
+     * Ends the driver process behind {@code link} and waits until it is gone, however long that
+     * takes: before its requests are re-issued or failed, none of them may still land (a process
+     * in uninterruptible I/O dies only when that I/O returns). Returns at once if the process is
+     * already gone or unknown.
+     */
+    private void awaitGone(DriverLink link) {
+        ProcessHandle process = driverProcess(link);
+        if (process == null) {
+            return;
+        }
+        log.warn("ublk LUN {}: killing driver pid {} and waiting until it is gone, so none of its requests can "
+                + "land later", name, process.pid());
+        while (true) {
+            process.destroyForcibly();
+            try {
+                process.onExit().get(10, TimeUnit.SECONDS);
+                return;
+            } catch (java.util.concurrent.TimeoutException e) {
+                log.warn("ublk LUN {}: driver pid {} is still not gone; its requests keep waiting", name, process.pid());
+            } catch (java.util.concurrent.ExecutionException e) {
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /**
+     * The live process of the driver behind {@code link}: the pid it declared, if that is a live
+     * process other than this one and its ancestors, and was already running when the driver
+     * connected (so not a later process that reused the pid). Null otherwise.
+     */
+    private static ProcessHandle driverProcess(DriverLink link) {
+        long pid = link.pid;
+        if (pid <= 1) {
+            return null;
+        }
+        for (ProcessHandle p = ProcessHandle.current(); p != null; p = p.parent().orElse(null)) {
+            if (p.pid() == pid) {
+                return null; // a driver inside this process (tests) or one of our parents
+            }
+        }
+        ProcessHandle process = ProcessHandle.of(pid).filter(ProcessHandle::isAlive).orElse(null);
+        if (process == null) {
+            return null;
+        }
+        // start times have about a second of precision (the boot time's): allow for it
+        Instant started = process.info().startInstant().orElse(Instant.MIN);
+        return started.isAfter(link.acceptedAt.plusSeconds(2)) ? null : process;
     }
 
     private static IoFailure unavailable(String why) {
@@ -878,11 +1107,6 @@ public final class UblkDevice implements BlockDevice {
             other.closeQuietly(); // connections that never drove the device
         }
         arena.close();
-        try {
-            Files.deleteIfExists(socketPath);
-            Files.deleteIfExists(dataPath);
-        } catch (IOException e) {
-            log.debug("cannot remove {} or {}: {}", socketPath, dataPath, e.toString());
-        }
+        deleteQuietly(socketPath, dataPath, dataDir);
     }
 }

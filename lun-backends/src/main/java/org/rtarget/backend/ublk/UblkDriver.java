@@ -50,6 +50,10 @@ public final class UblkDriver {
     private final SocketChannel channel;
     private final BackingOpener opener;
     private BlockDevice backing;
+    /** What the driver declares it can do (UblkProtocol.FEATURE_*). */
+    private int features;
+    /** max-io bytes of zeros, read-only shared by every WRITE_ZEROES that must stay allocated. */
+    private ByteBuffer zeros;
     private final CrashSwitch crash;
     private final PrintStream out;
     private final AtomicLong requests = new AtomicLong();
@@ -139,7 +143,12 @@ public final class UblkDriver {
             out.printf("ublk-driver: the backing store has %d bytes, the device needs %d%n", backing.size(), size);
             return 1;
         }
-        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        zeros = ByteBuffer.allocateDirect(maxIo); // a request never exceeds max-io: one buffer serves all
+        // What this driver can promise: holes punched in its backing read as zeros (file, ploop).
+        features = backing.thinProvisioned() && backing.unmapReadsZeros()
+                ? UblkProtocol.FEATURE_DISCARD_ZEROES | UblkProtocol.FEATURE_WRITE_ZEROES : 0;
+        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             data = ch.map(FileChannel.MapMode.READ_WRITE, 0, dataSize, arena);
         }
         long pid = ProcessHandle.current().pid();
@@ -215,10 +224,14 @@ public final class UblkDriver {
         }
     }
 
-    /** Sends a control command and waits for its reply. */
+    /** Sends a control command (the starts with this driver's features) and waits for its reply. */
     private int control(int command, long pid) throws IOException {
-        ByteBuffer m = UblkProtocol.message(command, 4);
+        boolean start = command != UblkProtocol.END_USER_RECOVERY;
+        ByteBuffer m = UblkProtocol.message(command, start ? 8 : 4);
         m.putInt((int) pid);
+        if (start) {
+            m.putInt(features);
+        }
         send(m);
         ByteBuffer reply = receiver.next();
         if (reply == null || (reply.get(0) & 0xFF) != UblkProtocol.CTRL_REPLY) {
@@ -252,7 +265,14 @@ public final class UblkDriver {
             case UblkProtocol.OP_WRITE -> backing.write(offset, slot(bufferOffset, length), done);
             case UblkProtocol.OP_FLUSH -> backing.flush(done);
             case UblkProtocol.OP_DISCARD -> backing.unmap(offset, length, done);
-            case UblkProtocol.OP_WRITE_ZEROES -> backing.write(offset, ByteBuffer.allocateDirect(length), done);
+            // declared only where unmapped ranges read as zeros: released, unless it must stay allocated
+            case UblkProtocol.OP_WRITE_ZEROES -> {
+                if ((opFlags & UblkProtocol.OP_FLAG_NOUNMAP) != 0) {
+                    backing.write(offset, zeros.slice(0, length), done);
+                } else {
+                    backing.unmap(offset, length, done);
+                }
+            }
             default -> done.failed(IoFailure.ofErrno(Errno.EOPNOTSUPP, "op " + op));
         }
     }

@@ -38,6 +38,14 @@ public final class UblkProtocol {
     public static final int OP_DISCARD = 3;
     public static final int OP_WRITE_ZEROES = 5;
     public static final int OP_FLAG_FUA = 1;
+    /** On WRITE_ZEROES: the range must stay allocated (no deallocation), as ublk's UBLK_IO_F_NOUNMAP. */
+    public static final int OP_FLAG_NOUNMAP = 1 << 1;
+
+    // What a driver declares it can do, in the optional second field of START_DEV and START_USER_RECOVERY.
+    /** DISCARD really releases space and the range reads back as zeros afterwards (LBPRZ). */
+    public static final int FEATURE_DISCARD_ZEROES = 1;
+    /** WRITE_ZEROES is done without a data transfer (a WRITE SAME of zeros goes to it). */
+    public static final int FEATURE_WRITE_ZEROES = 1 << 1;
 
     /** No message is longer than this: a bigger length is garbage. */
     public static final int MAX_MESSAGE = 64 * 1024;

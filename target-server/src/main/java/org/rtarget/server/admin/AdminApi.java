@@ -197,12 +197,17 @@ public final class AdminApi {
                 ln.put("wwn", lu.identity().wwn());
                 ln.put("serial", lu.identity().serial());
                 ln.put("standby", lu.gate().state());
-                if (lu.device() instanceof org.rtarget.backend.ublk.UblkDevice ublk) {
-                    ln.put("driverState", ublk.stateName());
-                }
-                if (lu.device() instanceof org.rtarget.backend.ploop.PloopDevice ploopDevice) {
-                    ploopDevice.deltas().forEach(p -> ln.withArray("deltas").add(p.toString()));
-                }
+                ln.put("inFlight", lu.gate().inFlight());
+                ln.put("writebackErrors", lu.gate().writebackErrors());
+                lu.device().describe().forEach((key, value) -> {
+                    if (value instanceof java.util.List<?> list) {
+                        list.forEach(item -> ln.withArray(key).add(String.valueOf(item)));
+                    } else if (value instanceof Number n) {
+                        ln.put(key, n.longValue());
+                    } else {
+                        ln.put(key, String.valueOf(value));
+                    }
+                });
                 ln.put("sessions", lu.nexusCount());
                 LogicalUnit.LunCounters c = lu.counters();
                 ln.put("readCommands", c.readCommands.sum());

@@ -41,7 +41,11 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("--watch needs --config FILE: the built-in demo has no file to watch");
             return 2;
         }
+        // The handler goes in before the server starts listening: a SIGHUP right after start (a
+        // systemd ExecReload) must reload, not kill the JVM as its default action would.
+        SighupReload sighup = SighupReload.install();
         TargetServer server = TargetServer.start(config);
+        sighup.serve(server);
         ConfigWatcher watcher = watch ? ConfigWatcher.start(configFile, server::reload, ConfigWatcher.DEFAULT_DEBOUNCE)
                 : null;
         CountDownLatch stopped = new CountDownLatch(1);
@@ -52,19 +56,47 @@ final class ServeCommand implements Callable<Integer> {
             server.close();
             stopped.countDown();
         }, "rtarget-shutdown"));
-        reloadOnSighup(server);
         printBanner(server);
         stopped.await();
         return 0;
     }
 
-    /** SIGHUP reloads the configuration, as daemons do; the work runs off the signal thread. */
-    private static void reloadOnSighup(TargetServer server) {
-        try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> Thread.ofPlatform().daemon()
-                    .name("rtarget-reload").start(server::reload));
-        } catch (IllegalArgumentException e) {
-            // no SIGHUP on this platform: reload through the admin API only
+    /**
+     * SIGHUP reloads the configuration, as daemons do; the work runs off the signal thread. A
+     * SIGHUP that comes while the server is still starting is kept and served once it runs.
+     */
+    private static final class SighupReload {
+        private TargetServer server;
+        private boolean pending;
+
+        static SighupReload install() {
+            SighupReload r = new SighupReload();
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> r.signalled());
+            } catch (IllegalArgumentException e) {
+                // no SIGHUP on this platform: reload through the admin API only
+            }
+            return r;
+        }
+
+        private synchronized void signalled() {
+            if (server == null) {
+                pending = true;
+            } else {
+                reload(server);
+            }
+        }
+
+        synchronized void serve(TargetServer started) {
+            server = started;
+            if (pending) {
+                pending = false;
+                reload(started);
+            }
+        }
+
+        private static void reload(TargetServer server) {
+            Thread.ofPlatform().daemon().name("rtarget-reload").start(server::reload);
         }
     }
 
@@ -81,9 +113,13 @@ final class ServeCommand implements Callable<Integer> {
                         e.getKey(), lu.name(), lu.device().kind(), lu.device().size() >> 20));
             }
         }
+        // The example names a LUN that exists: the first target's lowest LUN number.
+        IscsiTarget first = server.directory().all().isEmpty() ? null : server.directory().all().iterator().next();
+        String lunNumber = first == null || first.luns().isEmpty() ? "0"
+                : String.valueOf(first.luns().keySet().stream().mapToInt(Integer::intValue).min().orElse(0));
         b.append("Try: iscsi-inq iscsi://").append(host).append(':').append(portal.port()).append('/')
-                .append(server.directory().all().isEmpty() ? "IQN" : server.directory().all().iterator().next().iqn())
-                .append("/0   (Ctrl-C stops the target)");
+                .append(first == null ? "IQN" : first.iqn()).append('/').append(lunNumber)
+                .append("   (Ctrl-C stops the target)");
         System.out.println(b);
     }
 }

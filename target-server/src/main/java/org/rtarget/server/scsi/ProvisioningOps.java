@@ -221,7 +221,7 @@ final class ProvisioningOps {
             if (zeros && lu.device().writesZeroes()) {
                 c.releaseData();
                 c.stage = STAGE_ZEROES;
-                lu.device().writeZeroes(offset, length, c);
+                lu.device().writeZeroes(offset, length, c.unmapBit, c);
                 return;
             }
             // Build one chunk of repeated blocks, then write it over the range piece by piece.

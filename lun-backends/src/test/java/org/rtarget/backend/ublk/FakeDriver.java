@@ -75,6 +75,10 @@ final class FakeDriver implements AutoCloseable {
     private volatile Thread reader;
     private volatile BlockDevice backing;
     private volatile long delayMillis;
+    /** The pid this driver names in its control commands (its own JVM's unless a test says otherwise). */
+    volatile long pid = ProcessHandle.current().pid();
+    /** The features it declares when it starts (UblkProtocol.FEATURE_*); -1: the old form, none declared. */
+    volatile int features = -1;
 
     private FakeDriver(SocketChannel channel) throws IOException {
         this.channel = channel;
@@ -168,8 +172,12 @@ final class FakeDriver implements AutoCloseable {
 
     /** Sends a control command and returns its result (0 or -errno). */
     int control(int command) throws IOException {
-        ByteBuffer m = UblkProtocol.message(command, 4);
-        m.putInt((int) ProcessHandle.current().pid());
+        boolean declares = features >= 0 && command != UblkProtocol.END_USER_RECOVERY;
+        ByteBuffer m = UblkProtocol.message(command, declares ? 8 : 4);
+        m.putInt((int) pid);
+        if (declares) {
+            m.putInt(features);
+        }
         send(m);
         int[] reply;
         if (reader == null) {

@@ -30,6 +30,11 @@ public final class IoResult implements IoCallback {
         done.countDown();
     }
 
+    /** Whether the I/O has completed (either way). */
+    public boolean isDone() {
+        return done.getCount() == 0;
+    }
+
     /** Waits for completion; the failure, or null on success. */
     public IoFailure await() {
         try {

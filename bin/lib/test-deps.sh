@@ -16,7 +16,7 @@ TEST_TOOLS=(
   "systemd-analyze systemd"
 )
 # Packages that provide no command of their own but are needed all the same.
-TEST_PACKAGES=(qemu-block-extra kmod e2fsprogs)
+TEST_PACKAGES=(qemu-block-extra kmod e2fsprogs python3-fusepy)
 
 missing_test_packages() {
   local entry tool pkg missing=()

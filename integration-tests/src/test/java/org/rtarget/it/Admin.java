@@ -61,6 +61,20 @@ public final class Admin {
         throw new AssertionError("LUN " + lunName + " standby state stayed " + last + ", expected " + state);
     }
 
+    /** Waits (up to {@code seconds}) until at least {@code n} commands of the LUN are at its storage. */
+    public void awaitInFlight(String lunName, int n, int seconds) throws Exception {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        long last = -1;
+        while (System.nanoTime() < deadline) {
+            last = lun(lunName).path("inFlight").asLong();
+            if (last >= n) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("LUN " + lunName + " has " + last + " command(s) at its storage, expected " + n);
+    }
+
     /** A metric's value from /metrics (first sample whose line starts with {@code series}). */
     public double metric(String series) throws Exception {
         for (String line : get("/metrics").split("\n")) {

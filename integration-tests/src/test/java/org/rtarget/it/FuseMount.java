@@ -55,6 +55,16 @@ public final class FuseMount implements AutoCloseable {
         daemon.waitFor(5, TimeUnit.SECONDS);
     }
 
+    /** SIGSTOP: requests to the mount hang, with no errno, until {@link #cont()} (a stall). */
+    public void stop() throws IOException, InterruptedException {
+        Tools.run(10, "kill", "-STOP", Long.toString(daemon.pid())).ok();
+    }
+
+    /** SIGCONT: the stopped daemon answers again, what hung first. */
+    public void cont() throws IOException, InterruptedException {
+        Tools.run(10, "kill", "-CONT", Long.toString(daemon.pid())).ok();
+    }
+
     /** Replaces a dead mount with a live one (lazy unmount, new daemon). */
     public void remount() throws IOException, InterruptedException {
         unmount();
@@ -78,6 +88,7 @@ public final class FuseMount implements AutoCloseable {
     @Override
     public void close() throws IOException, InterruptedException {
         if (daemon != null && daemon.isAlive()) {
+            Tools.run(10, "kill", "-CONT", Long.toString(daemon.pid())); // a stopped daemon ignores SIGTERM
             daemon.destroy();
             daemon.waitFor(5, TimeUnit.SECONDS);
         }

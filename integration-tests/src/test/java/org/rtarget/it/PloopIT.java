@@ -308,6 +308,9 @@ class PloopIT {
                         long lba = 8L * random.nextInt(16384);
                         byte[] data = new byte[8 * BLOCK];
                         random.nextBytes(data);
+                        // Until this write is acknowledged the blocks may hold the old data or the
+                        // new (a write in flight at the kill may land): neither is a promise.
+                        acknowledged.remove(lba);
                         if (raw.write10(0, lba, data, BLOCK).status() != 0) {
                             break;
                         }

@@ -104,6 +104,15 @@ public final class RawInitiator implements AutoCloseable {
 
     /** Runs one SCSI command: CDB, LUN, expected data-in length (read) or data-out (write, may be null). */
     public Response command(int lun, byte[] cdb, int readLength, byte[] writeData) throws IOException {
+        send(lun, cdb, readLength, writeData);
+        return awaitResponse(readLength);
+    }
+
+    /**
+     * Sends one SCSI command without waiting for its answer (a command the storage holds); the
+     * next {@link #awaitResponse} returns it. One such command at a time.
+     */
+    public void send(int lun, byte[] cdb, int readLength, byte[] writeData) throws IOException {
         int length = writeData != null ? writeData.length : readLength;
         int flags = 0x80 | (writeData != null ? 0x20 : 0) | (readLength > 0 ? 0x40 : 0) | 0x01;
         ByteBuffer h = header(0x01, flags, writeData == null ? 0 : writeData.length);
@@ -116,6 +125,20 @@ public final class RawInitiator implements AutoCloseable {
         h.position(32);
         h.put(cdb);
         send(h, writeData);
+    }
+
+    /** Waits (at most {@code seconds}) for the answer of the command sent last. */
+    public Response awaitResponse(int readLength, int seconds) throws IOException {
+        socket.setSoTimeout(seconds * 1000);
+        try {
+            return awaitResponse(readLength);
+        } finally {
+            socket.setSoTimeout(10_000);
+        }
+    }
+
+    /** Waits for the answer of the command sent last ({@code readLength}: its data-in length). */
+    public Response awaitResponse(int readLength) throws IOException {
         ByteBuffer data = ByteBuffer.allocate(readLength);
         while (true) {
             Pdu p = read();
@@ -210,6 +233,22 @@ public final class RawInitiator implements AutoCloseable {
             luns.add(data.getShort(8 + 8 * i) & 0x3FFF);
         }
         return luns;
+    }
+
+    /** WRITE(10) with FUA: the data must be durable before GOOD. */
+    public Response write10Fua(int lun, long lba, byte[] data, int blockSize) throws IOException {
+        byte[] cdb = new byte[16];
+        cdb[0] = 0x2A;
+        cdb[1] = 0x08;
+        ByteBuffer.wrap(cdb).putInt(2, (int) lba).putShort(7, (short) (data.length / blockSize));
+        return command(lun, cdb, 0, data);
+    }
+
+    /** SYNCHRONIZE CACHE(10) of the whole LUN. */
+    public Response synchronizeCache(int lun) throws IOException {
+        byte[] cdb = new byte[16];
+        cdb[0] = 0x35;
+        return command(lun, cdb, 0, null);
     }
 
     public Response testUnitReady(int lun) throws IOException {

@@ -16,7 +16,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Linux kernel initiator writes checksummed files to ext4 on a LUN whose storage (a bindfs
  * mount) disappears for 10 s: the target answers BUSY meanwhile, and the guest sees no I/O error,
- * a clean e2fsck and every checksum intact after the operator's recovery.
+ * a clean e2fsck and every checksum intact after the operator's recovery. The LUN's write cache
+ * is off: then every acknowledged write is durable before GOOD and a crash of the storage loses
+ * nothing the initiator was told. (With it on, what the dead storage held unflushed is reported at
+ * the next flush, as Linux reports a writeback error: the crash cannot be invisible then.)
  */
 class StandbyKernelIT {
     static final String IQN = "iqn.2026-11.org.rtarget.test:standby-kernel";
@@ -38,7 +41,7 @@ class StandbyKernelIT {
                      targets:
                        - iqn: %s
                          luns:
-                           - {lun: 0, name: kernel-fused, backend: file, path: %s, size: 256M}
+                           - {lun: 0, name: kernel-fused, backend: file, path: %s, size: 256M, write-cache: false}
                      """.formatted(IQN, fuse.path().resolve("disk.img")))) {
             Process vm = new ProcessBuilder(Tools.shared().resolve("tools/kernel-initiator").toString(),
                     "--portal", server.portal(), "--iqn", IQN, "--script", script.toString(), "--timeout", "900",

@@ -39,6 +39,10 @@ class UblkIT {
 
     /** LUN 0 "fast": a ublk LUN whose supervisor runs the reference driver with {@code driverArgs}. */
     private String config(String recovery, List<String> driverArgs, String extraLuns) {
+        return config(recovery, driverArgs, extraLuns, "60s");
+    }
+
+    private String config(String recovery, List<String> driverArgs, String extraLuns, String requestTimeout) {
         StringBuilder command = new StringBuilder("[\"").append(ServerProcess.java())
                 .append("\", \"--enable-native-access=ALL-UNNAMED\", \"-jar\", \"").append(ServerProcess.jar().toAbsolutePath())
                 .append("\", \"ublk-driver\"");
@@ -62,9 +66,9 @@ class UblkIT {
                           command: %s
                           recovery: %s
                           restart-backoff: 200ms
-                          request-timeout: 60s
+                          request-timeout: %s
                 %s
-                """.formatted(IQN, command, recovery, extraLuns);
+                """.formatted(IQN, command, recovery, requestTimeout, extraLuns);
     }
 
     private static Optional<ProcessHandle> driverProcess(Path image) {
@@ -312,6 +316,50 @@ class UblkIT {
                 assertThat(back.status()).isZero();
                 assertThat(back.data()).as("the write acknowledged before the crash").isEqualTo(pattern);
             }
+        }
+    }
+
+    /**
+     * A driver that stalls (SIGSTOP) with a write in its hands past request-timeout is ended, not
+     * its write failed: in reissue mode the write goes to the next driver, the initiator sees no
+     * CHECK CONDITION, and nothing of the old driver can land later over newer data.
+     */
+    @Test
+    void aDriverStalledPastRequestTimeoutIsEndedAndItsWriteGoesToTheNextDriver() throws Exception {
+        Path image = dir.resolve("fast.img");
+        try (ServerProcess server = ServerProcess.start(dir.resolve("server"),
+                config("reissue", List.of("--file", image.toString()), "", "2s"));
+             RawInitiator raw = RawInitiator.login(server.port(), "iqn.2026-11.org.rtarget.test:ublk-stall", IQN)) {
+            Admin admin = server.admin();
+            awaitLive(admin, 60);
+            byte[] first = new byte[8 * BLOCK];
+            Arrays.fill(first, (byte) 1);
+            assertThat(raw.write10(0, 0, first, BLOCK).status()).isZero();
+
+            ProcessHandle driver = driverProcess(image).orElseThrow(() -> new AssertionError("no driver running"));
+            Tools.run(10, "kill", "-STOP", Long.toString(driver.pid())).ok();
+            byte[] second = new byte[8 * BLOCK];
+            Arrays.fill(second, (byte) 2);
+            byte[] cdb = new byte[16];
+            cdb[0] = 0x2A;
+            java.nio.ByteBuffer.wrap(cdb).putInt(2, 0).putShort(7, (short) 8);
+            raw.send(0, cdb, 0, second);
+            // past request-timeout the target ends the stopped driver (SIGKILL works on it) ...
+            driver.onExit().get(60, TimeUnit.SECONDS);
+            // ... the supervisor starts a new one, and the write is re-issued to it
+            RawInitiator.Response answer = raw.awaitResponse(0, 90);
+            assertThat(answer.status()).as("sense %s/%s", answer.senseKey(), answer.asc()).isIn(0, BUSY, TASK_SET_FULL);
+            if (answer.status() != 0) {
+                awaitLive(admin, 60);
+                assertThat(raw.write10(0, 0, second, BLOCK).status()).isZero();
+            }
+            byte[] third = new byte[8 * BLOCK];
+            Arrays.fill(third, (byte) 3);
+            assertThat(raw.write10(0, 0, third, BLOCK).status()).isZero();
+            RawInitiator.Response back = raw.read10(0, 0, 8, BLOCK);
+            assertThat(back.status()).isZero();
+            assertThat(back.data()).as("the newest write, nothing of the old driver after it").isEqualTo(third);
+            assertThat(server.log()).contains("holds a request longer than request-timeout");
         }
     }
 }

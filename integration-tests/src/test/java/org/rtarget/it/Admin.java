@@ -27,6 +27,12 @@ public final class Admin {
         return r.body();
     }
 
+    /** POSTs an action; the HTTP status and body. */
+    public HttpResponse<String> post(String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(base + path)).POST(HttpRequest.BodyPublishers.noBody())
+                .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     public JsonNode status() throws Exception {
         return JSON.readTree(get("/api/status"));
     }

@@ -190,6 +190,11 @@ public final class RawInitiator implements AutoCloseable {
         out.flush();
     }
 
+    /** How long a command may wait for its answer (storage may stall for longer than the default 10 s). */
+    public void answerTimeout(int seconds) throws IOException {
+        socket.setSoTimeout(seconds * 1000);
+    }
+
     /** Shrinks the socket's receive buffer (before a test stops reading). */
     public void smallReceiveBuffer() throws IOException {
         socket.setReceiveBufferSize(64 * 1024);

@@ -179,16 +179,25 @@ public final class ScsiCore {
             c.flushing = false;
             busy(c); // nothing happened where reads look: the initiator sends it again
         } else if (c.flushing) {
-            // Never BUSY: the kernel may already have dropped the data this flush was to make
-            // durable, and a retried flush would then succeed ("fsyncgate"). The error is latched
-            // for every initiator that wrote since its last good flush; this one hears it now.
             c.flushing = false;
+            // Data acknowledged from the cache may be gone (the kernel may already have dropped
+            // it, and a retried flush would then succeed: "fsyncgate"): latched for every
+            // initiator that wrote through the cache since its last good flush.
             gate.writebackFailed(failure);
-            c.itl.writeback().told(gate.writebackErrors());
-            gate.failureSeen(failure, c.epoch); // still an outage for the commands after it
-            lu.counters().errors.increment();
-            failureLog.warn("LUN {}: {} failed: {}", lu.name(), c.opName(), failure);
-            c.checkCondition(SenseCode.WRITE_ERROR);
+            WritebackState writeback = c.itl.writeback();
+            if (!writeback.dirty() && gate.failureMeansBusy(failure, c.epoch)) {
+                // Nothing of this initiator's sits in the cache: what this command is to make
+                // durable it sends again with the retry (a write's own data), so an outage may
+                // still be hidden behind BUSY.
+                busy(c);
+            } else {
+                // Never BUSY: this initiator's cached writes may be lost; it hears it now, once.
+                writeback.told(gate.writebackErrors());
+                gate.failureSeen(failure, c.epoch); // still an outage for the commands after it
+                lu.counters().errors.increment();
+                failureLog.warn("LUN {}: {} failed: {}", lu.name(), c.opName(), failure);
+                c.checkCondition(SenseCode.WRITE_ERROR);
+            }
         } else if (gate.failureMeansBusy(failure, c.inFlightGeneration >= 0 ? c.epoch : gate.epoch())) {
             busy(c);
         } else {

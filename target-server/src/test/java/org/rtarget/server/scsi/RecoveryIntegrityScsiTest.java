@@ -213,6 +213,19 @@ class RecoveryIntegrityScsiTest {
         }
 
         @Test
+        void aDurableWriteWhoseFlushMeetsAnOutageIsBusyForAnInitiatorWithNothingCached() {
+            unit(false, true); // write cache off: every write is flushed before GOOD, nothing is cached
+            ItlNexus a = login("iqn.2026-01.test:a");
+            device.failFlushes(errno(Errno.ENOTCONN), 1);
+            // its own data is what the flush was for, and the retry sends it again: BUSY hides the outage
+            assertBusy(run(a, write10(LBA, 1, false), ScsiTestBed.block(4)));
+            assertThat(gate.inStandby()).isTrue();
+            gate.storageRecovered();
+            assertGood(run(a, write10(LBA, 1, false), ScsiTestBed.block(4)));
+            assertGood(run(a, syncCache()));
+        }
+
+        @Test
         void anInitiatorThatFlushedBeforeTheErrorIsNotConcerned() {
             unit(true, true);
             ItlNexus a = login("iqn.2026-01.test:a");

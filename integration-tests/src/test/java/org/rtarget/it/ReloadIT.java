@@ -339,6 +339,38 @@ class ReloadIT {
         }
     }
 
+    /**
+     * A SIGHUP the moment the server says it listens (a systemd ExecReload right after start) reloads
+     * it: the handler is in place before the server listens (the JVM's default action would kill it).
+     */
+    @Test
+    void aSighupRightAfterStartReloadsInsteadOfKilling() throws Exception {
+        Path serverDir = Files.createDirectories(dir.resolve("early"));
+        Path yaml = serverDir.resolve("targets.yaml");
+        Files.writeString(yaml, config("      - {lun: 0, name: b0, backend: memory, size: 16M}", ""));
+        Path log = serverDir.resolve("server.log");
+        Process p = new ProcessBuilder(ServerProcess.cli("serve", "--config", yaml.toString()))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).directory(serverDir.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!(Files.exists(log) && Files.readString(log).contains("listening for iSCSI"))) {
+                assertThat(p.isAlive()).as("the server runs").isTrue();
+                assertThat(System.nanoTime()).as("the server listens").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
+            Tools.run(10, "kill", "-HUP", Long.toString(p.pid())).ok();
+            while (!Files.readString(log).contains("reload of")) {
+                assertThat(p.isAlive()).as("the SIGHUP did not kill the server:%n%s", Files.readString(log)).isTrue();
+                assertThat(System.nanoTime()).as("the SIGHUP reloads").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            assertThat(p.isAlive()).isTrue();
+        } finally {
+            p.destroy();
+            p.waitFor(15, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aWatchedFileReloadsByItselfAndABadEditChangesNothing() throws Exception {
         String one = "      - {lun: 0, name: b0, backend: memory, size: 16M}";

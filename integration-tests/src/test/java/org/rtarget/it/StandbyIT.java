@@ -191,10 +191,10 @@ class StandbyIT {
                 Thread.sleep(2500);
                 RawInitiator.Response read = raw.read10(0, 16, 8, BLOCK);
                 assertThat(read.status()).isEqualTo(CHECK_CONDITION);
-                assertThat(new int[] {read.senseKey(), read.asc(), read.ascq()}).containsExactly(0x2, 0x04, 0x0B);
+                assertThat(new int[] {read.senseKey(), read.asc(), read.ascq()}).containsExactly(0x2, 0x04, 0x03);
                 // The path checker's command now says the same, so multipath fails over.
                 RawInitiator.Response tur = raw.testUnitReady(0);
-                assertThat(new int[] {tur.senseKey(), tur.asc(), tur.ascq()}).containsExactly(0x2, 0x04, 0x0B);
+                assertThat(new int[] {tur.senseKey(), tur.asc(), tur.ascq()}).containsExactly(0x2, 0x04, 0x03);
                 assertThat(admin.standby("fused")).isEqualTo("on");
 
                 fuse.remount();

@@ -64,6 +64,8 @@ public final class StandbyGate implements StorageEvents {
     private volatile boolean standbyFromStall;
     /** Bumped by every recovery: commands remember the epoch they were submitted in. */
     private volatile int epoch;
+    /** The epoch the LUN's storage last moved to other storage (a switch, not a driver's recovery). */
+    private volatile int relocatedAt;
     private final InFlight inFlight = new InFlight(System.nanoTime());
     /** Writeback errors seen so far (failed flushes, a failed sync of a replaced image). */
     private final java.util.concurrent.atomic.AtomicLong writebackErrors = new java.util.concurrent.atomic.AtomicLong();
@@ -404,6 +406,22 @@ public final class StandbyGate implements StorageEvents {
      */
     public synchronized void newEpoch() {
         epoch++;
+    }
+
+    /**
+     * The LUN's requests go to other storage from now on (a recovery onto a reopened or another
+     * image, a new device instance): a command that began before succeeded on the old storage, so
+     * what it did is not where reads now look ({@link #movedSince}). A driver's recovery is no move:
+     * its re-issued requests land where reads look.
+     */
+    public synchronized void storageMoved() {
+        epoch++;
+        relocatedAt = epoch;
+    }
+
+    /** Whether the storage moved after a command submitted in {@code commandEpoch} began. */
+    public boolean movedSince(int commandEpoch) {
+        return commandEpoch != epoch && relocatedAt - commandEpoch > 0;
     }
 
     private synchronized void enterStandby(String cause, boolean fromStall) {

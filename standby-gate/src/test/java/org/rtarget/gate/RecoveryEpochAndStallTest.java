@@ -52,6 +52,19 @@ class RecoveryEpochAndStallTest {
         }
 
         @Test
+        void onlyAMoveOfTheStorageMakesAnEarlierSuccessStale() {
+            GateFixture f = GateFixture.enabled();
+            int before = f.gate.epoch();
+            f.gate.storageRecovered(); // a new driver for the same storage
+            assertThat(f.gate.movedSince(before)).isFalse();
+            int afterRecovery = f.gate.epoch();
+            f.gate.storageMoved(); // a recovery onto another image
+            assertThat(f.gate.movedSince(before)).isTrue();
+            assertThat(f.gate.movedSince(afterRecovery)).isTrue();
+            assertThat(f.gate.movedSince(f.gate.epoch())).isFalse();
+        }
+
+        @Test
         void aNewInstanceThatIsNotReadyYetStartsAnEpochButKeepsStandby() {
             GateFixture f = GateFixture.enabled();
             f.gate.storageLost(IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, "driver died"));

@@ -83,6 +83,7 @@ final class DeviceSwap {
             BlockDevice device = unit.device();
             sync(device, gate, drainTimeout, unit.name());
             change.run(device);
+            gate.storageMoved(); // what still returns from the old storage is not GOOD
         } finally {
             gate.resume();
         }
@@ -136,14 +137,12 @@ final class DeviceSwap {
                 old.close();
             }
             replacement.installed(fresh, fromNew);
+            gate.storageMoved();
             if (fresh instanceof UnavailableDevice) {
-                gate.newEpoch();
                 gate.storageLost(IoFailure.of(IoFailure.Kind.UNAVAILABLE, 0, what + " failed"));
             } else if (fresh.readyWhenOpened()) {
                 gate.storageRecovered(); // a new instance under the same identity: vz9's table reload
-            } else {
-                gate.newEpoch(); // a driver-served device recovers when its driver makes it live
-            }
+            } // else a driver-served device recovers when its driver makes it live
             return error;
         } finally {
             gate.resume();

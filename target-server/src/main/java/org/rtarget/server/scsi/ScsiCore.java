@@ -151,10 +151,10 @@ public final class ScsiCore {
 
     static void ioCompleted(ScsiCommand c) {
         LogicalUnit lu = c.itl.unit();
-        if (c.inFlightGeneration >= 0 && c.epoch != lu.gate().epoch()) {
-            // The LUN's storage was replaced while this ran: what it read or wrote was the old
-            // storage's, not what reads look at now. Not GOOD, not an error: sent again, it runs on
-            // the new storage.
+        if (c.inFlightGeneration >= 0 && lu.gate().movedSince(c.epoch)) {
+            // The LUN's storage moved while this ran: what it read or wrote was the old storage's,
+            // not what reads look at now. Not GOOD, not an error: sent again, it runs on the new
+            // storage. (A driver's recovery is no move: its re-issued requests are answered as usual.)
             c.flushing = false;
             busy(c);
             finish(c);

@@ -245,10 +245,21 @@ class RecoveryIntegrityScsiTest {
             device.holdNext();
             ScsiTestBed.FakeCommand late = start(a, write10(LBA, 1, false), ScsiTestBed.block(7));
             assertThat(device.holding()).isTrue();
-            gate.storageRecovered(); // the LUN switched to other storage meanwhile
+            gate.storageMoved(); // the LUN switched to other storage meanwhile
             device.release();
             assertBusy(result(late));
             assertThat(gate.inFlight()).isZero();
+        }
+
+        @Test
+        void aWriteThatSucceedsAfterADriversRecoveryIsGood() {
+            unit(true, true);
+            ItlNexus a = login("iqn.2026-01.test:a");
+            device.holdNext();
+            ScsiTestBed.FakeCommand reissued = start(a, write10(LBA, 1, false), ScsiTestBed.block(7));
+            gate.storageRecovered(); // a new driver took over the same storage: no move
+            device.release();
+            assertGood(result(reissued));
         }
 
         @Test
